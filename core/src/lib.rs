@@ -16,3 +16,5 @@ pub mod model;
 pub mod sde;
 pub mod loss;
 pub mod sampler;
+pub mod dataset;
+pub mod train;

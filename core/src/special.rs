@@ -116,7 +116,7 @@ impl IncompleteGamma {
 
     /// Regularised lower incomplete gamma P(a, x) = gamma(a, x) / Gamma(a); 0 for x <= 0.
     pub fn p(&self, x: f64) -> f64 {
-        if !(x > 0.0) {
+        if x.is_nan() || x <= 0.0 {
             0.0
         } else if x.is_infinite() {
             1.0
@@ -129,7 +129,7 @@ impl IncompleteGamma {
 
     /// Regularised upper incomplete gamma Q(a, x) = 1 - P(a, x); 1 for x <= 0.
     pub fn q(&self, x: f64) -> f64 {
-        if !(x > 0.0) {
+        if x.is_nan() || x <= 0.0 {
             1.0
         } else if x.is_infinite() {
             0.0
@@ -192,7 +192,7 @@ mod tests {
         // P(5, 5) = 1 - e^-5 (1 + 5 + 25/2 + 125/6 + 625/24) = 0.5595067149347875
         assert!(close(gamma_p(5.0, 5.0), 0.559_506_714_934_787_5, 1e-14));
         // P(10.5, 3) = 5.738205283435890e-4 (50-digit series)
-        assert!(((gamma_p(10.5, 3.0) / 5.738_205_283_435_890e-4) - 1.0).abs() < 1e-12);
+        assert!(((gamma_p(10.5, 3.0) / 5.738_205_283_435_89e-4) - 1.0).abs() < 1e-12);
         assert_eq!(gamma_p(3.0, 0.0), 0.0);
         assert_eq!(gamma_p(3.0, -1.0), 0.0);
         assert_eq!(gamma_p(3.0, f64::INFINITY), 1.0);
