@@ -18,3 +18,8 @@ pub mod loss;
 pub mod sampler;
 pub mod dataset;
 pub mod train;
+pub mod eval;
+pub mod bundle;
+pub mod generate;
+pub mod preset;
+pub mod response;

@@ -33,10 +33,15 @@ pub struct Transform {
     pub alpha: f64,
     /// Sigmoid slope for x and y, per mm.
     pub xy_slope: f64,
-    /// Layer id mapped to 0.
+    /// Layer index mapped to 0 (indices run over the relevant layers, see `layer_ids`).
     pub layer_min: f64,
-    /// Layer id mapped to 1.
+    /// Layer index mapped to 1.
     pub layer_max: f64,
+    /// Ids of the layers with voxels, in order: the layer coordinate is the index into this
+    /// list (so empty layers such as ds1's 4..11 cannot be generated); the inverse rounds to
+    /// the nearest index, clamped to the list. Empty: the raw layer id is used.
+    #[serde(default)]
+    pub layer_ids: Vec<usize>,
     /// Smallest incident energy of the conditioning range, MeV.
     pub e_min: f64,
     /// Largest incident energy of the conditioning range, MeV.
@@ -75,8 +80,9 @@ impl Transform {
         Self {
             alpha: 1e-6,
             xy_slope,
-            layer_min: *ids.first().unwrap_or(&0) as f64,
-            layer_max: *ids.last().unwrap_or(&1) as f64,
+            layer_min: 0.0,
+            layer_max: ids.len().saturating_sub(1).max(1) as f64,
+            layer_ids: ids,
             e_min,
             e_max,
             energy_scale: EnergyScale::Log,
@@ -94,6 +100,24 @@ impl Transform {
         }
     }
 
+    /// The layer coordinate of a layer id (its index among the relevant layers).
+    fn layer_coord(&self, id: f32) -> f64 {
+        if self.layer_ids.is_empty() {
+            return id as f64;
+        }
+        let id = id.round().max(0.0) as usize;
+        self.layer_ids.iter().position(|&l| l == id).unwrap_or_else(|| self.layer_ids.partition_point(|&l| l < id)) as f64
+    }
+
+    /// The layer id of a (continuous) layer coordinate.
+    fn layer_id(&self, coord: f64) -> f64 {
+        if self.layer_ids.is_empty() || !coord.is_finite() {
+            return coord;
+        }
+        let i = coord.round().clamp(0.0, (self.layer_ids.len() - 1) as f64) as usize;
+        self.layer_ids[i] as f64
+    }
+
     /// The fixed (unstandardised) transform of one point.
     fn raw_forward(&self, p: &Point, e_inc: f64) -> [f64; 4] {
         let y = self.alpha + (1.0 - 2.0 * self.alpha) * p[0] as f64 / (2.0 * e_inc);
@@ -101,7 +125,7 @@ impl Transform {
             logit(y),
             sigmoid(self.xy_slope * p[1] as f64),
             sigmoid(self.xy_slope * p[2] as f64),
-            (p[3] as f64 - self.layer_min) / self.layer_span(),
+            (self.layer_coord(p[3]) - self.layer_min) / self.layer_span(),
         ]
     }
 
@@ -123,7 +147,7 @@ impl Transform {
                 f64::NAN
             }
         };
-        [e.max(0.0) as f32, inv_xy(r[1]) as f32, inv_xy(r[2]) as f32, (r[3] * self.layer_span() + self.layer_min) as f32]
+        [e.max(0.0) as f32, inv_xy(r[1]) as f32, inv_xy(r[2]) as f32, self.layer_id(r[3] * self.layer_span() + self.layer_min) as f32]
     }
 
     /// `ln |d(model point)/d(physical point)|` summed over E, x and y (the layer is discrete;
@@ -215,6 +239,17 @@ mod tests {
     }
 
     #[test]
+    fn empty_layers_are_never_generated() {
+        let t = Transform::for_geometry(GeometryKind::Ds1Photons);
+        assert_eq!(t.layer_ids, vec![0, 1, 2, 3, 12]);
+        // layer 12 is index 4, mapped to 1; in between, coordinates round to the nearest real layer
+        assert_eq!(t.forward(&[1.0, 0.0, 0.0, 12.0], 1000.0)[3], 1.0);
+        for (coord, id) in [(0.9f32, 12.0f32), (0.6, 2.0), (0.7, 3.0), (-0.3, 0.0), (1.4, 12.0)] {
+            assert_eq!(t.inverse(&[0.0, 0.0, 0.0, coord], 1000.0)[3], id, "{coord}");
+        }
+    }
+
+    #[test]
     fn inverse_energy_never_negative_and_condition_round_trip() {
         let t = Transform::for_geometry(GeometryKind::Ds2);
         let b = t.inverse(&[-40.0, 0.0, 0.0, 0.0], 1000.0);
@@ -240,6 +275,7 @@ mod tests {
             ((t.forward(&b, e)[i] - t.forward(&a, e)[i]) as f64 / (2.0 * h)).abs().ln()
         };
         let expect = num(0) + num(1) + num(2) - (t.layer_max - t.layer_min).ln() - t.std[3].ln();
+        assert_eq!(t.inverse(&t.forward(&p, e), e)[3], 7.0);
         assert!((t.log_jacobian(&p, e) - expect).abs() < 2e-3, "{} vs {expect}", t.log_jacobian(&p, e));
     }
 }

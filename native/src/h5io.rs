@@ -33,9 +33,41 @@ pub struct ShowerFile {
 fn float_type(ds: &hdf5::Dataset, name: &str) -> Result<FloatSize> {
     match ds.dtype().and_then(|t| t.to_descriptor()) {
         Ok(TypeDescriptor::Float(fs)) => Ok(fs),
-        Ok(other) => bail!("dataset '{name}' has type {other:?}, expected float32 or float64"),
+        Ok(other) => bail!("dataset '{name}' has type {other}, expected float32 or float64"),
         Err(e) => bail!("dataset '{name}' has an unreadable type: {e}"),
     }
+}
+
+/// Checks incident energies (rows `start..`): all must be finite and positive. The error says
+/// how many are bad, of which kind, and where the first one is.
+pub fn check_energies(start: usize, energies: &[f64]) -> Result<()> {
+    let (mut nan, mut inf, mut nonpos, mut first) = (0usize, 0usize, 0usize, None);
+    for (i, &e) in energies.iter().enumerate() {
+        let bad = if e.is_nan() {
+            nan += 1;
+            true
+        } else if e.is_infinite() {
+            inf += 1;
+            true
+        } else if e <= 0.0 {
+            nonpos += 1;
+            true
+        } else {
+            false
+        };
+        if bad && first.is_none() {
+            first = Some((start + i, e));
+        }
+    }
+    if let Some((i, e)) = first {
+        bail!(
+            "{} bad incident {} ({nan} NaN, {inf} inf, {nonpos} zero or negative), first at shower {i} ({e} MeV); \
+             incident energies must be finite and positive",
+            nan + inf + nonpos,
+            if nan + inf + nonpos == 1 { "energy" } else { "energies" }
+        );
+    }
+    Ok(())
 }
 
 /// Resolves the geometry of a file from its voxel count and an optional explicit choice.
@@ -87,7 +119,16 @@ impl ShowerFile {
             bail!("{shown}: '{ENERGIES}' has {} rows but '{SHOWERS}' has {}", es[0], ss[0]);
         }
         let geometry = resolve_geometry(ss[1], geometry).with_context(|| shown.to_string())?;
-        Ok(Self { path: path.to_path_buf(), _file: file, energies, showers, n: ss[0], n_voxels: ss[1], geometry })
+        let f = Self { path: path.to_path_buf(), _file: file, energies, showers, n: ss[0], n_voxels: ss[1], geometry };
+        // The energies are small (8 bytes a shower): validate them all up front, so the error
+        // counts every bad one whatever the chunking.
+        let all: Array2<f64> = f
+            .energies
+            .read_2d()
+            .map_err(|e| anyhow!("{shown}: cannot read '{ENERGIES}' (file truncated or corrupt?): {e}"))?;
+        let all: Vec<f64> = all.iter().copied().collect();
+        check_energies(0, &all).with_context(|| shown.to_string())?;
+        Ok(f)
     }
 
     /// The file's path.
@@ -116,7 +157,15 @@ impl ShowerFile {
     }
 
     /// A good number of rows per read: about 64 MB of f32 voxels, at least 1.
+    ///
+    /// The environment variable `TDSM_CHUNK_ROWS` (a positive integer) overrides it; the tests
+    /// use it to check that streaming in small chunks gives the same results as one read.
     pub fn chunk_rows(&self) -> usize {
+        if let Some(n) = std::env::var("TDSM_CHUNK_ROWS").ok().and_then(|s| s.trim().parse::<usize>().ok()) {
+            if n > 0 {
+                return n;
+            }
+        }
         (16_000_000 / self.n_voxels.max(1)).clamp(1, 100_000)
     }
 
@@ -170,8 +219,9 @@ impl ValueReport {
     pub fn describe(&self) -> String {
         let (r, c) = self.first.unwrap_or((0, 0));
         format!(
-            "{} bad voxel values ({} NaN, {} inf, {} negative), first at shower {r}, voxel {c}",
+            "{} bad voxel {} ({} NaN, {} inf, {} negative), first at shower {r}, voxel {c}",
             self.total(),
+            if self.total() == 1 { "value" } else { "values" },
             self.nan,
             self.inf,
             self.negative
@@ -182,14 +232,7 @@ impl ValueReport {
 /// Checks a chunk: incident energies must be finite and positive (always an error otherwise);
 /// bad voxel values are counted and, when `clip` is set, replaced by 0.
 pub fn check_chunk(start: usize, energies: &[f64], showers: &mut [f32], n_voxels: usize, clip: bool) -> Result<ValueReport> {
-    for (i, e) in energies.iter().enumerate() {
-        if !e.is_finite() || *e <= 0.0 {
-            bail!(
-                "incident energy of shower {} is {e} MeV; incident energies must be finite and positive",
-                start + i
-            );
-        }
-    }
+    check_energies(start, energies)?;
     let mut rep = ValueReport::default();
     for (j, v) in showers.iter_mut().enumerate() {
         let bad = if v.is_nan() {
@@ -334,4 +377,39 @@ pub fn write_all(path: &Path, energies: &[f64], showers: &[f32], n_voxels: usize
     w.write(energies, showers)?;
     w.finish()?;
     Ok(())
+}
+
+/// Streams a file into point clouds (voxels above `threshold` MeV), validating values; bad
+/// voxel values are rejected unless `clip`. Returns the geometry and the dataset.
+pub fn load_points(
+    path: &Path,
+    geometry: Option<GeometryKind>,
+    clip: bool,
+    threshold: Option<f64>,
+) -> Result<(GeometryKind, tdsm_core::dataset::PointDataset)> {
+    let f = ShowerFile::open(path, geometry)?;
+    let g = f.geometry.geometry();
+    let thr = threshold.unwrap_or(f.geometry.eval_threshold_mev()) as f32;
+    let mut ds = tdsm_core::dataset::PointDataset::default();
+    let mut rep = ValueReport::default();
+    let pb = crate::progress::bar(f.n as u64, "read");
+    f.for_each_chunk(f.chunk_rows(), |start, e, v| {
+        let r = check_chunk(start, e, v, f.n_voxels, clip).with_context(|| path.display().to_string())?;
+        rep.merge(&r);
+        if rep.total() > 0 && !clip {
+            bail!("{}: {}; pass --clip to set them to 0", path.display(), r.describe());
+        }
+        let mut part = tdsm_core::dataset::PointDataset::from_voxels(&g, e, v, thr).unwrap_or_default();
+        part.source_index.iter_mut().for_each(|i| *i += start);
+        ds.showers.append(&mut part.showers);
+        ds.e_inc.append(&mut part.e_inc);
+        ds.source_index.append(&mut part.source_index);
+        pb.set_position((start + e.len()) as u64);
+        Ok(())
+    })?;
+    pb.finish_and_clear();
+    if ds.is_empty() {
+        bail!("{}: no shower has a voxel above {thr} MeV", path.display());
+    }
+    Ok((f.geometry, ds))
 }

@@ -1,16 +1,36 @@
 //! `tdsm`: score-based generative model for calorimeter showers — command-line tool.
 
+mod backend;
 mod cli;
 mod cmd;
 mod h5io;
+mod model_dir;
+mod plot;
 mod progress;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Turns a clap usage error into one line (its first paragraph, without the usage block).
+fn clap_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+    let line = first.join(" ");
+    let line = line.strip_prefix("error:").unwrap_or(&line).trim().to_string();
+    format!("{line} (see tdsm --help)")
+}
+
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        // --help, --version, and a bare `tdsm` (which prints the help).
+        Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        Err(e) => {
+            eprintln!("error: {}", clap_error_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     match cmd::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -17,3 +17,8 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
     pb.set_prefix(what.to_string());
     pb
 }
+
+/// Whether progress bars are drawn (a terminal, or TDSM_PROGRESS set).
+pub fn is_visible() -> bool {
+    std::env::var_os("TDSM_PROGRESS").is_some() || std::io::IsTerminal::is_terminal(&std::io::stderr())
+}

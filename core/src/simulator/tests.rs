@@ -179,8 +179,6 @@ fn cross_check_against_reference_files() {
     }
 }
 
-/// The full-size comparison (2500 ds2 and 15000 ds1-photons showers), within 3% per decade.
-/// Slow in debug builds; run with `cargo test --release -p tdsm-core full_comparison -- --ignored --nocapture`.
 #[test]
 fn very_low_and_high_energies_are_finite() {
     for kind in [GeometryKind::Ds1Photons, GeometryKind::Ds2] {

@@ -1,6 +1,6 @@
 //! `tdsm inspect`: validate a CaloChallenge file and summarise it.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::cli::InspectArgs;
@@ -38,13 +38,16 @@ pub struct Summary {
 /// Runs the command.
 pub fn run(a: InspectArgs) -> Result<()> {
     let f = ShowerFile::open(&a.file, a.geometry)?;
+    if f.n == 0 {
+        bail!("{}: the file holds no showers (N = 0)", a.file.display());
+    }
     let thr = f.geometry.eval_threshold_mev() as f32;
     let (mut emin, mut emax) = (f64::INFINITY, f64::NEG_INFINITY);
     let (mut hits, mut hits_thr, mut ratio) = (0u64, 0u64, 0f64);
     let mut rep = ValueReport::default();
     let nv = f.n_voxels;
     f.for_each_chunk(f.chunk_rows(), |start, e, v| {
-        rep.merge(&check_chunk(start, e, v, nv, false)?);
+        rep.merge(&check_chunk(start, e, v, nv, false).with_context(|| a.file.display().to_string())?);
         for (i, row) in v.chunks(nv).enumerate() {
             emin = emin.min(e[i]);
             emax = emax.max(e[i]);

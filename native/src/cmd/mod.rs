@@ -1,7 +1,11 @@
 //! Command implementations.
 
+mod bench;
+mod demo;
 mod inspect;
-mod simulate;
+pub mod sample;
+pub mod simulate;
+pub mod train;
 
 use anyhow::Result;
 
@@ -12,6 +16,10 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Simulate(a) => simulate::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Sample(a) => sample::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Demo(a) => demo::run(a),
     }
 }
 

@@ -1,0 +1,172 @@
+//! `tdsm sample`: generate showers with a trained model into a CaloChallenge file.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use burn::tensor::backend::Backend;
+use tdsm_core::bundle::ModelCard;
+use tdsm_core::dataset::sorted_batches;
+use tdsm_core::generate::{generate_batch, plan_showers, SampleSettings};
+use tdsm_core::model::ScoreNet;
+use tdsm_core::pointcloud::Voxelizer;
+use tdsm_core::rng::{Purpose, Stream};
+use tdsm_core::sampler::{OdeMethod, SamplerKind};
+use tdsm_core::GeometryKind;
+
+use crate::cli::{SampleArgs, SamplerName};
+use crate::h5io::{ShowerFile, ShowerWriter};
+use crate::progress;
+
+/// The sampler selected on the command line.
+pub fn sampler_kind(a: &SampleArgs) -> SamplerKind {
+    match a.sampler {
+        SamplerName::Em => SamplerKind::Em,
+        SamplerName::Pc => SamplerKind::Pc { snr: a.snr, corrector_steps: a.corrector_steps },
+        SamplerName::Ode => SamplerKind::Ode { method: if a.rk4 { OdeMethod::Rk4 } else { OdeMethod::Heun } },
+    }
+}
+
+/// Incident energy of generated shower `k` (MeV) when none are given: ds1 cycles through its
+/// 15 discrete energies (or log-uniform in `range`), ds2/ds3 are log-uniform in `range`
+/// (default 1 GeV - 1 TeV).
+pub fn drawn_energy(geometry: GeometryKind, seed: u64, k: u64, range: Option<(f64, f64)>) -> f64 {
+    let mut rng = Stream::new(seed, k, Purpose::Energy);
+    match (geometry, range) {
+        (GeometryKind::Ds1Photons | GeometryKind::Ds1Pions, None) => 2f64.powi(8 + (k % 15) as i32),
+        (_, r) => {
+            let (lo, hi) = r.unwrap_or((1e3, 1e6));
+            (lo.ln() + rng.uniform() * (hi.ln() - lo.ln())).exp()
+        }
+    }
+}
+
+/// Statistics of a generation run.
+#[derive(Debug, Clone, Default)]
+pub struct GenStats {
+    /// Showers written.
+    pub showers: usize,
+    /// Points generated.
+    pub points: usize,
+    /// Points outside the geometry (dropped).
+    pub dropped: usize,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+/// Generates showers with global indices `first..first+energies.len()` and writes them in order.
+#[allow(clippy::too_many_arguments)]
+pub fn generate_to_file<B: Backend>(
+    model: &ScoreNet<B>,
+    card: &ModelCard,
+    settings: &SampleSettings,
+    energies: &[f64],
+    first: u64,
+    batch_size: usize,
+    out: &Path,
+    device: &B::Device,
+) -> Result<GenStats> {
+    let t0 = Instant::now();
+    let g = card.geometry.geometry();
+    let vox = Voxelizer::new(&g);
+    let nv = g.n_voxels;
+    let mut w = ShowerWriter::create(out, energies.len(), nv)?;
+    let pb = progress::bar(energies.len() as u64, "sample");
+    let mut st = GenStats::default();
+    let chunk = (batch_size * 16).max(1);
+    for (c, e_chunk) in energies.chunks(chunk).enumerate() {
+        let base = first + (c * chunk) as u64;
+        let indices: Vec<u64> = (0..e_chunk.len() as u64).map(|i| base + i).collect();
+        let plans = plan_showers(card, settings, &indices, e_chunk);
+        let n_hits: Vec<usize> = plans.iter().map(|p| p.n_hits).collect();
+        let mut voxels = vec![0f32; e_chunk.len() * nv];
+        for batch in sorted_batches(&n_hits, batch_size) {
+            let bi: Vec<u64> = batch.iter().map(|&r| indices[r]).collect();
+            let be: Vec<f64> = batch.iter().map(|&r| e_chunk[r]).collect();
+            let bp: Vec<_> = batch.iter().map(|&r| plans[r]).collect();
+            let pts = generate_batch(model, card, settings, &bi, &be, &bp, device, &mut |_| {});
+            if let Some(p) = std::env::var_os("TDSM_DUMP_POINTS") {
+                let dump: Vec<(f64, &Vec<[f32; 4]>)> = be.iter().copied().zip(pts.iter()).take(4).collect();
+                std::fs::write(p, serde_json::to_string(&dump)?)?;
+            }
+            for (&r, p) in batch.iter().zip(&pts) {
+                let s = vox.add_points(p, &mut voxels[r * nv..(r + 1) * nv]);
+                st.points += s.kept + s.dropped;
+                st.dropped += s.dropped;
+            }
+            pb.inc(batch.len() as u64);
+        }
+        w.write(e_chunk, &voxels)?;
+        st.showers += e_chunk.len();
+    }
+    pb.finish_and_clear();
+    w.finish()?;
+    st.seconds = t0.elapsed().as_secs_f64();
+    Ok(st)
+}
+
+/// Incident energies for a run: from `--energies FILE` or drawn for `--n`.
+pub fn energies_for(a: &SampleArgs, card: &ModelCard) -> Result<Vec<f64>> {
+    match (&a.energies, a.n) {
+        (Some(_), Some(_)) => bail!("give either --energies FILE or --n N, not both"),
+        (None, None) => bail!("give --energies FILE (reuse a reference file's incident energies) or --n N"),
+        (Some(path), None) => {
+            let f = ShowerFile::open(path, None)?;
+            if f.geometry != card.geometry {
+                bail!("{} is {} data but the model generates {}", path.display(), f.geometry, card.geometry);
+            }
+            let mut e = Vec::with_capacity(f.n);
+            f.for_each_chunk(f.chunk_rows().max(10_000), |start, en, _| {
+                for (i, &x) in en.iter().enumerate() {
+                    if !(x.is_finite() && x > 0.0) {
+                        bail!("{}: incident energy of shower {} is {x}", path.display(), start + i);
+                    }
+                }
+                e.extend_from_slice(en);
+                Ok(())
+            })?;
+            Ok(e)
+        }
+        (None, Some(n)) => {
+            if n == 0 {
+                bail!("--n must be at least 1");
+            }
+            let range = match &a.energy_range {
+                None => None,
+                Some(s) => {
+                    let parts: Vec<f64> = s.split(',').map(|v| v.trim().parse::<f64>()).collect::<Result<_, _>>().with_context(|| format!("--energy-range '{s}': expected LO,HI in MeV"))?;
+                    if parts.len() != 2 || !(parts[0] > 0.0 && parts[1] >= parts[0]) {
+                        bail!("--energy-range '{s}': expected LO,HI in MeV with 0 < LO <= HI");
+                    }
+                    Some((parts[0], parts[1]))
+                }
+            };
+            Ok((0..n as u64).map(|k| drawn_energy(card.geometry, a.seed, k, range)).collect())
+        }
+    }
+}
+
+/// Runs the command on the CPU.
+pub fn run(a: SampleArgs) -> Result<()> {
+    if a.steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    if a.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    let device = burn::backend::ndarray::NdArrayDevice::Cpu;
+    let (card, model) = crate::model_dir::load::<crate::backend::Cpu>(&a.model, &device)?;
+    let energies = energies_for(&a, &card)?;
+    let settings = SampleSettings { sampler: sampler_kind(&a), steps: a.steps, seed: a.seed, calibrate: !a.no_calibration };
+    let st = generate_to_file(&model, &card, &settings, &energies, 0, a.batch_size, &a.out, &device)?;
+    eprintln!(
+        "wrote {} showers to {} in {:.1} s ({:.1} ms/shower); {} points, {} outside the geometry dropped",
+        st.showers,
+        a.out.display(),
+        st.seconds,
+        1e3 * st.seconds / st.showers.max(1) as f64,
+        st.points,
+        st.dropped
+    );
+    Ok(())
+}
