@@ -103,6 +103,21 @@ fn shapes<B: Backend, M: Module<B>>(m: &M) -> Vec<Vec<usize>> {
     s.0
 }
 
+struct Values(Vec<Vec<f32>>);
+
+impl<B: Backend> ModuleVisitor<B> for Values {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        self.0.push(param.val().into_data().convert::<f32>().to_vec::<f32>().unwrap_or_default());
+    }
+}
+
+/// Every float parameter's values (host read-back), in visiting order; for comparing models.
+pub fn parameter_values<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<f32>> {
+    let mut v = Values(vec![]);
+    module.visit(&mut v);
+    v.0
+}
+
 /// Loads weights into `module` (full or half precision bytes are detected), checking that
 /// every parameter keeps its shape. Never panics on bad bytes.
 pub fn load_weights<B: Backend, M: Module<B>>(module: M, bytes: &[u8], device: &B::Device) -> Result<M, CoreError> {

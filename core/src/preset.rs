@@ -37,7 +37,7 @@ pub fn preset(name: &str) -> Option<Preset> {
         "demo" => Preset {
             net: ScoreNetConfig { embed_dim: 32, hidden_dim: 64, n_layers: 3, n_heads: 4, dropout: 0.0, block: BlockKind::ClassToken, fourier_scale: 30.0 },
             sde: vp,
-            train: TrainConfig { lr: 2e-3, warmup_steps: 100, steps: 3000, batch_size: 64, checkpoint_every: 500, log_every: 100, ..TrainConfig::default() },
+            train: TrainConfig { lr: 2e-3, warmup_steps: 100, steps: 2000, batch_size: 64, ema_decay: 0.995, checkpoint_every: 500, log_every: 100, ..TrainConfig::default() },
             sample_eps: 1e-3,
         },
         "small" => Preset {

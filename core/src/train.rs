@@ -234,3 +234,4 @@ mod tests {
         assert!(cls.iter().all(|v| (*v - 1.0).abs() < 1e-6));
     }
 }
+

@@ -29,6 +29,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Measure training steps/s and sampling showers/s for presets (prints JSON).
     Bench(BenchArgs),
+    /// CaloChallenge evaluation of generated showers against reference showers.
+    Evaluate(EvaluateArgs),
 }
 
 /// Parses a geometry name.
@@ -230,4 +232,73 @@ pub struct DemoArgs {
     /// Seed of the whole run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// Arguments of `tdsm evaluate`.
+#[derive(Debug, Args, Clone)]
+pub struct EvaluateArgs {
+    /// Generated showers (CaloChallenge HDF5).
+    pub generated: PathBuf,
+    /// Reference showers (CaloChallenge HDF5), e.g. the challenge's evaluation file.
+    pub reference: PathBuf,
+    /// Geometry, when the voxel count is ambiguous or to check it.
+    #[arg(long, value_parser = parse_geometry)]
+    pub geometry: Option<GeometryKind>,
+    /// Output directory (metrics.json, report.html, plots/).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Voxel threshold in MeV (default: the challenge's, 1 MeV for ds1, 0.0151515 MeV for ds2/ds3).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Set NaN, infinite and negative voxel values to 0 instead of failing.
+    #[arg(long)]
+    pub clip: bool,
+    /// Skip the classifier tests.
+    #[arg(long)]
+    pub no_classifier: bool,
+    /// Skip the low-level (voxel) classifier.
+    #[arg(long)]
+    pub no_low_level: bool,
+    /// Units per hidden layer of the classifier (the challenge uses 2048).
+    #[arg(long, default_value_t = 256)]
+    pub classifier_width: usize,
+    /// Hidden layers of the classifier.
+    #[arg(long, default_value_t = 3)]
+    pub classifier_layers: usize,
+    /// Maximum classifier epochs (the epoch with the best test accuracy is kept).
+    #[arg(long, default_value_t = 50)]
+    pub classifier_epochs: usize,
+    /// Classifier runs with different seeds (mean and std are reported; the challenge uses 10).
+    #[arg(long, default_value_t = 3)]
+    pub classifier_runs: usize,
+    /// Classifier batch size (default: 1000 as the challenge, reduced for small samples so that
+    /// an epoch has at least 50 steps).
+    #[arg(long)]
+    pub classifier_batch_size: Option<usize>,
+    /// Input preprocessing: auto (whiten up to 1024 inputs, else standardize), none (the
+    /// challenge), standardize or whiten.
+    #[arg(long, default_value = "auto")]
+    pub classifier_preprocess: String,
+    /// Use at most this many showers per file for the classifiers (the first ones); bounds
+    /// the memory of the low-level classifier.
+    #[arg(long)]
+    pub classifier_max_showers: Option<usize>,
+    /// Seed of the first classifier run (run k uses seed + k).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Skip FPD and KPD.
+    #[arg(long)]
+    pub no_fpd_kpd: bool,
+    /// FPD batches per batch size (the challenge: 20).
+    #[arg(long, default_value_t = 20)]
+    pub fpd_batches: usize,
+    /// KPD batches (the challenge: 10).
+    #[arg(long, default_value_t = 10)]
+    pub kpd_batches: usize,
+    /// KPD batch size (the challenge: 10000; capped at the smaller sample).
+    #[arg(long, default_value_t = 10_000)]
+    pub kpd_batch_size: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }

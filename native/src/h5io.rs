@@ -397,7 +397,9 @@ pub fn load_points(
         let r = check_chunk(start, e, v, f.n_voxels, clip).with_context(|| path.display().to_string())?;
         rep.merge(&r);
         if rep.total() > 0 && !clip {
-            bail!("{}: {}; pass --clip to set them to 0", path.display(), r.describe());
+            // keep scanning to report the whole file's count, but stop converting
+            pb.set_position((start + e.len()) as u64);
+            return Ok(());
         }
         let mut part = tdsm_core::dataset::PointDataset::from_voxels(&g, e, v, thr).unwrap_or_default();
         part.source_index.iter_mut().for_each(|i| *i += start);
@@ -408,6 +410,9 @@ pub fn load_points(
         Ok(())
     })?;
     pb.finish_and_clear();
+    if rep.total() > 0 && !clip {
+        bail!("{}: {}; pass --clip to set them to 0", path.display(), rep.describe());
+    }
     if ds.is_empty() {
         bail!("{}: no shower has a voxel above {thr} MeV", path.display());
     }

@@ -92,6 +92,71 @@ pub fn overlay_with(
     opts: PlotOptions,
 ) -> Result<()> {
     init_fonts()?;
+    check(title, edges, series, opts)?;
+    write_png(path, (opts.width, opts.height), |root| {
+        draw_panel(root, title, x_label, edges, series, opts, &Fonts::LARGE, true)
+    })
+}
+
+/// One histogram panel of a [`grid`].
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Panel title (e.g. "layer 12").
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// Bin edges.
+    pub edges: Vec<f64>,
+    /// `(label, density)` per series; the first is the reference.
+    pub series: Vec<(String, Vec<f64>)>,
+    /// Axis scales (`width`, `height` are ignored).
+    pub opts: PlotOptions,
+}
+
+/// Writes a PNG at `path` with a title and the `panels` in a grid of `cols` columns, each
+/// `panel_size` pixels, drawn as in [`overlay`] (legend in the first panel only). Written
+/// atomically.
+pub fn grid(path: &Path, title: &str, panels: &[Panel], cols: usize, panel_size: (u32, u32)) -> Result<()> {
+    init_fonts()?;
+    if panels.is_empty() {
+        bail!("plot '{title}': no panels");
+    }
+    let series: Vec<Vec<(&str, Vec<f64>)>> =
+        panels.iter().map(|p| p.series.iter().map(|(n, d)| (n.as_str(), d.clone())).collect()).collect();
+    for (p, s) in panels.iter().zip(&series) {
+        check(&p.title, &p.edges, s, p.opts)?;
+    }
+    let cols = cols.clamp(1, panels.len());
+    let rows = panels.len().div_ceil(cols);
+    let header = 40;
+    let size = (panel_size.0 * cols as u32, panel_size.1 * rows as u32 + header);
+    write_png(path, size, |root| {
+        let (top, body) = root.split_vertically(header);
+        top.draw(&Text::new(title.to_string(), (10, 8), ("sans-serif", 24).into_font().color(&BLACK)))?;
+        let areas = body.split_evenly((rows, cols));
+        for (k, (p, s)) in panels.iter().zip(&series).enumerate() {
+            draw_panel(&areas[k], &p.title, &p.x_label, &p.edges, s, p.opts, &Fonts::SMALL, k == 0)?;
+        }
+        Ok(())
+    })
+}
+
+/// Font sizes of a panel.
+struct Fonts {
+    title: u32,
+    label: u32,
+    tick: u32,
+    y_area: u32,
+    x_area: u32,
+}
+
+impl Fonts {
+    const LARGE: Fonts = Fonts { title: 20, label: 15, tick: 14, y_area: 70, x_area: 45 };
+    const SMALL: Fonts = Fonts { title: 14, label: 11, tick: 10, y_area: 48, x_area: 32 };
+}
+
+/// Validates one panel's input.
+fn check(title: &str, edges: &[f64], series: &[(&str, Vec<f64>)], opts: PlotOptions) -> Result<()> {
     let nb = edges.len().saturating_sub(1);
     if nb == 0 {
         bail!("plot '{title}': need at least two bin edges");
@@ -110,6 +175,64 @@ pub fn overlay_with(
             bail!("plot '{title}': series '{name}' has {} values for {nb} bins", d.len());
         }
     }
+    Ok(())
+}
+
+/// Renders into a temporary PNG next to `path` and renames it onto `path`.
+fn write_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<()>,
+) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
+    // The extension must stay .png: the encoder picks the format from it.
+    let tmp = dir.join(format!(".{}.tmp{}.png", name.to_string_lossy(), std::process::id()));
+    let result = (|| -> Result<()> {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(&root)?;
+        root.present()?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e.context(format!("cannot draw {}", path.display())));
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}
+
+/// Tick label of a log axis at exponent `v`: only whole decades when the axis spans at least
+/// two decades.
+fn log_tick(v: f64, span: f64) -> String {
+    if span >= 2.0 {
+        if (v - v.round()).abs() < 1e-6 {
+            fmt_num(10f64.powf(v.round()))
+        } else {
+            String::new()
+        }
+    } else {
+        fmt_num(10f64.powf(v))
+    }
+}
+
+/// Draws one histogram panel (step lines, optional legend, ratio panel) into `area`.
+#[allow(clippy::too_many_arguments)]
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    x_label: &str,
+    edges: &[f64],
+    series: &[(&str, Vec<f64>)],
+    opts: PlotOptions,
+    fonts: &Fonts,
+    legend: bool,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let nb = edges.len() - 1;
     let tx = |x: f64| if opts.log_x { x.log10() } else { x };
     let xs: Vec<f64> = edges.iter().map(|&e| tx(e)).collect();
     let (x0, x1) = (xs[0], xs[nb]);
@@ -131,100 +254,99 @@ pub fn overlay_with(
         let top = if max_d > 0.0 { max_d * 1.15 } else { 1.0 };
         (0.0, top, Box::new(|v: f64| v))
     };
+    let (x_span, y_span) = (x1 - x0, y1 - y0);
+    let x_fmt = move |v: &f64| if opts.log_x { log_tick(*v, x_span) } else { fmt_num(*v) };
+    let y_fmt = move |v: &f64| if opts.log_y { log_tick(*v, y_span) } else { fmt_num(*v) };
 
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
-    // The extension must stay .png: the encoder picks the format from it.
-    let tmp = dir.join(format!(".{}.tmp{}.png", name.to_string_lossy(), std::process::id()));
-    let result = (|| -> Result<()> {
-        let root = BitMapBackend::new(&tmp, (opts.width, opts.height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let split = (opts.height as f64 * 0.70) as u32;
-        let (upper, lower) = root.split_vertically(split);
-        let x_fmt = |v: &f64| if opts.log_x { fmt_num(10f64.powf(*v)) } else { fmt_num(*v) };
-        let y_fmt = |v: &f64| if opts.log_y { fmt_num(10f64.powf(*v)) } else { fmt_num(*v) };
-
-        let mut chart = ChartBuilder::on(&upper)
-            .caption(title, ("sans-serif", 20))
-            .margin_left(10)
-            .margin_right(20)
-            .margin_top(8)
-            .x_label_area_size(8)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_labels(0)
-            .y_desc("density")
-            .y_label_formatter(&y_fmt)
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(BLACK.mix(0.08))
-            .draw()?;
-        for (k, (label, d)) in series.iter().enumerate() {
-            let colour = COLOURS[k % COLOURS.len()];
-            let mut pts = Vec::with_capacity(2 * nb + 2);
-            pts.push((xs[0], y0));
-            for i in 0..nb {
-                let v = if d[i].is_finite() { ty(d[i]) } else { y0 };
-                pts.push((xs[i], v));
-                pts.push((xs[i + 1], v));
-            }
-            pts.push((xs[nb], y0));
-            let width = if k == 0 { 3 } else { 2 };
-            chart
-                .draw_series(LineSeries::new(pts, colour.stroke_width(width)))?
-                .label(*label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width)));
+    let (_, h) = area.dim_in_pixel();
+    let (upper, lower) = area.split_vertically((h as f64 * 0.70) as u32);
+    let mut chart = ChartBuilder::on(&upper)
+        .caption(title, ("sans-serif", fonts.title))
+        .margin_left(6)
+        .margin_right(14)
+        .margin_top(6)
+        .x_label_area_size(6)
+        .y_label_area_size(fonts.y_area)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_labels(0)
+        .y_labels(6)
+        .y_desc("density")
+        .y_label_formatter(&y_fmt)
+        .label_style(("sans-serif", fonts.tick))
+        .axis_desc_style(("sans-serif", fonts.label))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    for (k, (label, d)) in series.iter().enumerate() {
+        let colour = COLOURS[k % COLOURS.len()];
+        let mut pts = Vec::with_capacity(2 * nb + 2);
+        pts.push((xs[0], y0));
+        for i in 0..nb {
+            let v = if d[i].is_finite() { ty(d[i]) } else { y0 };
+            pts.push((xs[i], v));
+            pts.push((xs[i + 1], v));
         }
+        pts.push((xs[nb], y0));
+        let width = if k == 0 { 3 } else { 2 };
+        chart
+            .draw_series(LineSeries::new(pts, colour.stroke_width(width)))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(*label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width)));
+    }
+    if legend {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 14))
-            .draw()?;
+            .label_font(("sans-serif", fonts.label))
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+    }
 
-        // Ratio panel: each generated series over the reference, clamped to [0.5, 1.5].
-        let (r0, r1) = (0.5, 1.5);
-        let mut ratio = ChartBuilder::on(&lower)
-            .margin_left(10)
-            .margin_right(20)
-            .margin_bottom(8)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, r0..r1)?;
-        ratio
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc("ratio to ref.")
-            .x_label_formatter(&x_fmt)
-            .y_labels(5)
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(BLACK.mix(0.08))
-            .draw()?;
-        ratio.draw_series(LineSeries::new(vec![(x0, 1.0), (x1, 1.0)], BLACK.mix(0.6).stroke_width(1)))?;
-        let reference = &series[0].1;
-        for (k, (_, d)) in series.iter().enumerate().skip(1) {
-            let colour = COLOURS[k % COLOURS.len()];
-            for i in 0..nb {
-                if reference[i] > 0.0 && d[i].is_finite() {
-                    let r = (d[i] / reference[i]).clamp(r0, r1);
-                    ratio.draw_series(LineSeries::new(vec![(xs[i], r), (xs[i + 1], r)], colour.stroke_width(2)))?;
-                }
+    // Ratio panel: each generated series over the reference, clamped to [0.5, 1.5].
+    let (r0, r1) = (0.5, 1.5);
+    let mut ratio = ChartBuilder::on(&lower)
+        .margin_left(6)
+        .margin_right(14)
+        .margin_bottom(4)
+        .x_label_area_size(fonts.x_area)
+        .y_label_area_size(fonts.y_area)
+        .build_cartesian_2d(x0..x1, r0..r1)
+        .map_err(|e| anyhow!("{e}"))?;
+    ratio
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc("ratio")
+        .x_label_formatter(&x_fmt)
+        .x_labels(8)
+        .y_labels(5)
+        .label_style(("sans-serif", fonts.tick))
+        .axis_desc_style(("sans-serif", fonts.label))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    ratio
+        .draw_series(LineSeries::new(vec![(x0, 1.0), (x1, 1.0)], BLACK.mix(0.6).stroke_width(1)))
+        .map_err(|e| anyhow!("{e}"))?;
+    let reference = &series[0].1;
+    for (k, (_, d)) in series.iter().enumerate().skip(1) {
+        let colour = COLOURS[k % COLOURS.len()];
+        for i in 0..nb {
+            if reference[i] > 0.0 && d[i].is_finite() {
+                let r = (d[i] / reference[i]).clamp(r0, r1);
+                ratio
+                    .draw_series(LineSeries::new(vec![(xs[i], r), (xs[i + 1], r)], colour.stroke_width(2)))
+                    .map_err(|e| anyhow!("{e}"))?;
             }
         }
-        root.present()?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e.context(format!("cannot draw {}", path.display())));
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }
 
@@ -272,9 +394,22 @@ mod tests {
             PlotOptions { log_x: true, log_y: true, ..PlotOptions::default() },
         )
         .unwrap();
+        let panels: Vec<Panel> = (0..5)
+            .map(|k| Panel {
+                title: format!("layer {k}"),
+                x_label: "E [MeV]".into(),
+                edges: le.clone(),
+                series: vec![("reference".into(), vec![1.0; 40]), ("generated".into(), vec![1.0 + 0.02 * k as f64; 40])],
+                opts: PlotOptions { log_x: true, ..PlotOptions::default() },
+            })
+            .collect();
+        let p3 = dir.path().join("grid.png");
+        grid(&p3, "E_layer", &panels, 3, (360, 280)).unwrap();
+        assert!(std::fs::metadata(&p3).unwrap().len() > 1000);
         if let Some(keep) = std::env::var_os("TDSM_KEEP_PLOTS") {
             std::fs::copy(&p, Path::new(&keep).join("linear.png")).unwrap();
             std::fs::copy(&p2, Path::new(&keep).join("log.png")).unwrap();
+            std::fs::copy(&p3, Path::new(&keep).join("grid.png")).unwrap();
         }
     }
 }

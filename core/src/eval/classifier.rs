@@ -618,10 +618,6 @@ mod tests {
 
     /// High-level features of `n` simulated ds1-photons showers of run `seed`, voxel energies
     /// scaled by `scale`.
-    pub(super) fn simulated_pub(seed: u64, n: usize, scale: f32) -> Vec<f64> {
-        simulated(seed, n, scale)
-    }
-
     fn simulated(seed: u64, n: usize, scale: f32) -> Vec<f64> {
         let sim = Simulator::new(GeometryKind::Ds1Photons).unwrap();
         let g = GeometryKind::Ds1Photons.geometry();
@@ -657,60 +653,7 @@ mod tests {
         let mean = aucs.iter().sum::<f64>() / aucs.len() as f64;
         assert!((mean - 0.5).abs() < 0.03, "same simulation: AUCs {aucs:?}");
         let run = train_classifier::<B>(&ra, &rc, &cfg, &device, &mut |_| {}).unwrap();
-        eprintln!("same: {aucs:?}; scaled: {run:?}");
         assert!(run.auc > 0.6, "scaled by 1.10: AUC {}", run.auc);
         assert!(run.jsd > 0.05, "scaled by 1.10: JSD {}", run.jsd);
-    }
-}
-#[cfg(test)]
-mod scratch {
-    use super::*;
-    type B = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
-    #[test]
-    fn scratch_synth() {
-        let n = 4000;
-        let mut rng = Stream::new(5, 0, Purpose::Evaluate);
-        let d = 5;
-        let a: Vec<f64> = (0..n * d).map(|_| rng.normal()).collect();
-        let c: Vec<f64> = (0..n * d).map(|i| rng.normal() + if i % d == 0 { 0.5 } else { 0.0 }).collect();
-        let (ra, rc) = (DenseRows::new(&a, d).unwrap(), DenseRows::new(&c, d).unwrap());
-        let device = Default::default();
-        for (lr, bs, ep) in [(2e-4, 100, 30), (1e-3, 100, 30)] {
-            let cfg = ClassifierConfig { hidden: 64, epochs: ep, batch_size: bs, lr, ..ClassifierConfig::default() };
-            let run = train_classifier::<B>(&ra, &rc, &cfg, &device, &mut |r| if r.epoch % 10 == 0 { eprintln!("{r:?}") }).unwrap();
-            eprintln!("synth lr {lr} bs {bs}: {run:?}");
-        }
-    }
-    #[test]
-    fn scratch() {
-        let n = 4000;
-        let a = super::tests::simulated_pub(11, n, 1.0);
-        let c = super::tests::simulated_pub(13, n, 1.10);
-        let w = a.len() / n;
-        let col = 1 + 5 + 8;
-        let ma: f64 = (0..n).map(|i| a[i * w + col] - a[i * w]).sum::<f64>() / n as f64;
-        let mc: f64 = (0..n).map(|i| c[i * w + col] - c[i * w]).sum::<f64>() / n as f64;
-        eprintln!("w {w} mean log10 Etot/Einc: {ma} {mc}; row0 {:?}", &a[..w]);
-        let mut labels = vec![true; n];
-        labels.extend(vec![false; n]);
-        let mut sc: Vec<f64> = (0..n).map(|i| a[i * w + col] - a[i * w]).collect();
-        sc.extend((0..n).map(|i| c[i * w + col] - c[i * w]));
-        eprintln!("feature AUC {}", auc(&labels, &sc));
-        for e in [2.4, 3.6, 4.8, 6.0] {
-            let sel: Vec<usize> = (0..2 * n).filter(|&i| ((if i < n { a[i * w] } else { c[(i - n) * w] }) - e).abs() < 0.1).collect();
-            let l: Vec<bool> = sel.iter().map(|&i| labels[i]).collect();
-            let s: Vec<f64> = sel.iter().map(|&i| sc[i]).collect();
-            let sa: Vec<f64> = sel.iter().filter(|&&i| i < n).map(|&i| sc[i]).collect();
-            let (m, sd) = crate::eval::mean_std(&sa);
-            eprintln!("  log10E~{e}: n {} AUC {} mean {m} std {sd}", sel.len(), auc(&l, &s));
-        }
-        let (ra, rc) = (DenseRows::new(&a, w).unwrap(), DenseRows::new(&c, w).unwrap());
-        let device = Default::default();
-        for (pp, lr, bs, ep) in [(Preprocess::Standardize, 2e-4, 100, 30), (Preprocess::Whiten, 2e-4, 100, 30), (Preprocess::Whiten, 2e-4, 1000, 30), (Preprocess::Whiten, 2e-4, 1000, 100)] {
-            let t0 = std::time::Instant::now();
-            let cfg = ClassifierConfig { hidden: 64, epochs: ep, batch_size: bs, lr, preprocess: pp, ..ClassifierConfig::default() };
-            let run = train_classifier::<B>(&ra, &rc, &cfg, &device, &mut |r| if r.epoch % 10 == 0 { eprintln!("{r:?}") }).unwrap();
-            eprintln!("lr {lr} bs {bs} {pp:?} {:?}: {run:?}", t0.elapsed());
-        }
     }
 }

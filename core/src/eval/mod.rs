@@ -7,14 +7,18 @@
 
 pub mod classifier;
 pub mod features;
+pub mod fpd;
 pub mod histogram;
 pub mod isotonic;
+pub mod kpd;
 pub mod linalg;
 
 pub use classifier::{auc, train_classifier, ClassifierConfig, ClassifierRun, DenseRows, LowLevelRows, Preprocess, Rows};
 pub use features::{apply_threshold, HighLevel};
 pub use histogram::{density, linear_edges, log_edges, separation_power};
+pub use fpd::{fpd, fpd_with_progress, normalise_by_reference, FpdConfig, FpdResult};
 pub use isotonic::Isotonic;
+pub use kpd::{kpd, kpd_with_progress, KpdConfig, KpdResult};
 
 /// Mean and population standard deviation (numpy's `np.std`, ddof = 0) of `values`;
 /// `(NaN, NaN)` when empty.

@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod evaluate;
 mod inspect;
 pub mod sample;
 pub mod simulate;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(a) => sample::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
     }
 }
 
