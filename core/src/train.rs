@@ -13,8 +13,10 @@ use crate::model::ScoreNet;
 use crate::rng::{Purpose, Stream};
 use crate::sde::SdeConfig;
 
-/// Optimisation hyper-parameters (saved with the model).
+/// Optimisation hyper-parameters (saved with the model). Missing fields in a config file take
+/// their default values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainConfig {
     /// Peak learning rate.
     pub lr: f64,

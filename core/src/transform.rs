@@ -3,7 +3,8 @@
 //!
 //! Forward, per point `[E, x, y, layer]` of a shower with incident energy `E_inc` (MeV):
 //! - hit energy: `E' = logit(alpha + (1 - 2 alpha) E / (2 E_inc))`, `alpha = 1e-6`;
-//! - x, y: `u = sigmoid(k x)`, a scaled sigmoid with slope `k` per mm;
+//! - x, y: `u = sigmoid(k x)`, a scaled sigmoid with slope `k` per mm (ds2/ds3, upstream), or
+//!   `u = asinh(x / s)` for ds1, whose radii span 2 mm to 2 m;
 //! - layer: `z' = (layer - layer_min) / (layer_max - layer_min)`;
 //! - then every feature is standardised, `(v - mean) / std`, with constants fitted on the
 //!   training set (identity when not fitted).
@@ -26,13 +27,63 @@ pub enum EnergyScale {
     Linear,
 }
 
+/// How x and y (mm) are mapped before standardisation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum XyMap {
+    /// `u = sigmoid(slope * x)` (upstream, slope 0.07/mm for ds2/ds3).
+    Sigmoid {
+        /// Slope per mm.
+        slope: f64,
+    },
+    /// `u = asinh(x / scale)`: linear near the axis, logarithmic far out. Used for ds1, whose
+    /// voxels span 2 mm to 2 m, a range no single sigmoid slope resolves in f32.
+    Asinh {
+        /// Scale in mm.
+        scale: f64,
+    },
+}
+
+impl XyMap {
+    fn forward(&self, x: f64) -> f64 {
+        match *self {
+            XyMap::Sigmoid { slope } => sigmoid(slope * x),
+            XyMap::Asinh { scale } => (x / scale).asinh(),
+        }
+    }
+
+    fn inverse(&self, u: f64) -> f64 {
+        match *self {
+            XyMap::Sigmoid { slope } => {
+                if u > 0.0 && u < 1.0 {
+                    logit(u) / slope
+                } else {
+                    f64::NAN
+                }
+            }
+            XyMap::Asinh { scale } => scale * u.sinh(),
+        }
+    }
+
+    /// `ln |du/dx|`.
+    fn log_derivative(&self, x: f64) -> f64 {
+        match *self {
+            XyMap::Sigmoid { slope } => {
+                let u = sigmoid(slope * x);
+                (slope * u * (1.0 - u)).ln()
+            }
+            XyMap::Asinh { scale } => -(x * x + scale * scale).sqrt().ln(),
+        }
+    }
+}
+
 /// All preprocessing constants.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transform {
     /// Logit regulariser for hit energies (1e-6).
     pub alpha: f64,
-    /// Sigmoid slope for x and y, per mm.
-    pub xy_slope: f64,
+    /// Map of x and y.
+    pub xy: XyMap,
     /// Layer index mapped to 0 (indices run over the relevant layers, see `layer_ids`).
     pub layer_min: f64,
     /// Layer index mapped to 1.
@@ -72,14 +123,14 @@ impl Transform {
     /// sigmoid's range, layers over the geometry's ids, energies over its incident range.
     pub fn for_geometry(kind: GeometryKind) -> Self {
         let g = kind.geometry();
-        let (e_min, e_max, xy_slope) = match kind {
-            GeometryKind::Ds1Photons | GeometryKind::Ds1Pions => (256.0, 4_194_304.0, 0.005),
-            GeometryKind::Ds2 | GeometryKind::Ds3 => (1_000.0, 1_000_000.0, 0.07),
+        let (e_min, e_max, xy) = match kind {
+            GeometryKind::Ds1Photons | GeometryKind::Ds1Pions => (256.0, 4_194_304.0, XyMap::Asinh { scale: 5.0 }),
+            GeometryKind::Ds2 | GeometryKind::Ds3 => (1_000.0, 1_000_000.0, XyMap::Sigmoid { slope: 0.07 }),
         };
         let ids = g.relevant_layer_ids();
         Self {
             alpha: 1e-6,
-            xy_slope,
+            xy,
             layer_min: 0.0,
             layer_max: ids.len().saturating_sub(1).max(1) as f64,
             layer_ids: ids,
@@ -123,8 +174,8 @@ impl Transform {
         let y = self.alpha + (1.0 - 2.0 * self.alpha) * p[0] as f64 / (2.0 * e_inc);
         [
             logit(y),
-            sigmoid(self.xy_slope * p[1] as f64),
-            sigmoid(self.xy_slope * p[2] as f64),
+            self.xy.forward(p[1] as f64),
+            self.xy.forward(p[2] as f64),
             (self.layer_coord(p[3]) - self.layer_min) / self.layer_span(),
         ]
     }
@@ -140,14 +191,7 @@ impl Transform {
     pub fn inverse(&self, q: &Point, e_inc: f64) -> Point {
         let r: [f64; 4] = std::array::from_fn(|i| q[i] as f64 * self.std[i] + self.mean[i]);
         let e = (sigmoid(r[0]) - self.alpha) * 2.0 * e_inc / (1.0 - 2.0 * self.alpha);
-        let inv_xy = |u: f64| -> f64 {
-            if u > 0.0 && u < 1.0 {
-                logit(u) / self.xy_slope
-            } else {
-                f64::NAN
-            }
-        };
-        [e.max(0.0) as f32, inv_xy(r[1]) as f32, inv_xy(r[2]) as f32, self.layer_id(r[3] * self.layer_span() + self.layer_min) as f32]
+        [e.max(0.0) as f32, self.xy.inverse(r[1]) as f32, self.xy.inverse(r[2]) as f32, self.layer_id(r[3] * self.layer_span() + self.layer_min) as f32]
     }
 
     /// `ln |d(model point)/d(physical point)|` summed over E, x and y (the layer is discrete;
@@ -155,10 +199,7 @@ impl Transform {
     pub fn log_jacobian(&self, p: &Point, e_inc: f64) -> f64 {
         let y = self.alpha + (1.0 - 2.0 * self.alpha) * p[0] as f64 / (2.0 * e_inc);
         let de = ((1.0 - 2.0 * self.alpha) / (2.0 * e_inc * y * (1.0 - y))).ln();
-        let dxy = |x: f32| {
-            let u = sigmoid(self.xy_slope * x as f64);
-            (self.xy_slope * u * (1.0 - u)).ln()
-        };
+        let dxy = |x: f32| self.xy.log_derivative(x as f64);
         let dz = -(self.layer_span()).ln();
         de + dxy(p[1]) + dxy(p[2]) + dz - self.std.iter().map(|s| s.ln()).sum::<f64>()
     }

@@ -25,6 +25,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Generate showers with a trained model into a CaloChallenge file.
     Sample(SampleArgs),
+    /// Concatenate the shard files of one sharded `tdsm sample` run, checking they are complete.
+    Merge(MergeArgs),
     /// Run the whole pipeline on built-in simulated data: simulate, train, generate, compare.
     Demo(DemoArgs),
     /// Measure training steps/s and sampling showers/s for presets (prints JSON).
@@ -177,6 +179,10 @@ pub struct SampleArgs {
     /// Do not set each shower's total energy from the model's response model (raw point energies).
     #[arg(long)]
     pub no_calibration: bool,
+    /// Generate only shard i of N (0-based): a contiguous slice of the run's shower indices;
+    /// writes a sidecar FILE.json for `tdsm merge`.
+    #[arg(long)]
+    pub shard: Option<crate::shard::Shard>,
     /// Output HDF5 file.
     #[arg(long)]
     pub out: PathBuf,
@@ -301,4 +307,15 @@ pub struct EvaluateArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// Arguments of `tdsm merge`.
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// Output HDF5 file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Shard files (each with its sidecar FILE.json).
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
 }

@@ -7,6 +7,7 @@ mod h5io;
 mod model_dir;
 mod plot;
 mod progress;
+mod shard;
 mod report;
 
 use std::process::ExitCode;

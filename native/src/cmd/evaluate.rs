@@ -96,11 +96,12 @@ fn chunk_features(
     Ok((hl, counts))
 }
 
-/// Streams a file: validates, thresholds, computes features; keeps the first `keep` showers'
-/// voxels; counts voxel energies over `edges` when given.
+/// Streams a file in chunks of `chunk_rows` rows: validates, thresholds, computes features;
+/// keeps the first `keep` showers' voxels; counts voxel energies over `edges` when given.
 #[allow(clippy::too_many_arguments)]
 fn read_sample(
     file: &ShowerFile,
+    chunk_rows: usize,
     geometry: &Geometry,
     threshold: f32,
     keep: usize,
@@ -117,7 +118,7 @@ fn read_sample(
     let mut rep = ValueReport::default();
     let mut counts = edges.map(|e| vec![0.0; e.len() - 1]);
     let pb = progress::bar(file.n as u64, what);
-    file.for_each_chunk(file.chunk_rows(), |start, e, v| {
+    file.for_each_chunk(chunk_rows, |start, e, v| {
         let r = check_chunk(start, e, v, nv, clip).with_context(|| file.path().display().to_string())?;
         rep.merge(&r);
         if r.total() > 0 && !clip {
@@ -419,10 +420,10 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     let low_level = !a.no_classifier && !a.no_low_level;
     let cap = a.classifier_max_showers.unwrap_or(usize::MAX);
     let keep = if low_level { cap } else { 0 };
-    let mut reference = read_sample(&reference_file, &geometry, thr32, keep, a.clip, threads, None, "reference")?;
+    let mut reference = read_sample(&reference_file, reference_file.chunk_rows(), &geometry, thr32, keep, a.clip, threads, None, "reference")?;
     let max_voxel = reference.max_voxel as f64;
     let voxel_edges = (max_voxel > threshold && threshold > 0.0).then(|| log_edges(threshold, max_voxel, 50));
-    let generated = read_sample(&generated_file, &geometry, thr32, keep, a.clip, threads, voxel_edges.as_deref(), "generated")?;
+    let generated = read_sample(&generated_file, generated_file.chunk_rows(), &geometry, thr32, keep, a.clip, threads, voxel_edges.as_deref(), "generated")?;
     if let Some(edges) = &voxel_edges {
         reference.voxel_counts = Some(if reference.energies.len() == reference.n {
             let mut c = vec![0.0; edges.len() - 1];
@@ -576,4 +577,54 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     println!("{}", report::summary_text(&metrics));
     println!("wrote {}", a.out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tdsm_core::simulator::Simulator;
+
+    /// Streaming in chunks of 7 rows on 3 threads gives exactly the one-shot result.
+    #[test]
+    fn chunked_streaming_equals_one_shot() {
+        let kind = GeometryKind::Ds1Photons;
+        let sim = Simulator::new(kind).unwrap();
+        let (n, nv) = (40, kind.n_voxels());
+        let mut showers = vec![0.0f32; n * nv];
+        let energies: Vec<f64> = showers.chunks_mut(nv).enumerate().map(|(k, row)| sim.shower(5, k as u64, row)).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.h5");
+        crate::h5io::write_all(&path, &energies, &showers, nv).unwrap();
+        let file = ShowerFile::open(&path, None).unwrap();
+        let g = kind.geometry();
+        let thr = kind.eval_threshold_mev() as f32;
+        let edges = log_edges(1.0, 1e4, 50);
+        let chunked = read_sample(&file, 7, &g, thr, 25, false, 3, Some(&edges), "t").unwrap();
+        let whole = read_sample(&file, n, &g, thr, usize::MAX, false, 1, Some(&edges), "t").unwrap();
+        assert_eq!(chunked.hl.feature_matrix(), whole.hl.feature_matrix());
+        assert_eq!(chunked.voxel_counts, whole.voxel_counts);
+        assert_eq!(chunked.max_voxel, whole.max_voxel);
+        assert_eq!(chunked.energies[..], whole.energies[..25]);
+        assert_eq!(chunked.voxels[..], whole.voxels[..25 * nv]);
+        // One-shot reference: threshold the whole array, then the core features.
+        let mut v = showers.clone();
+        apply_threshold(&mut v, thr);
+        let mut hl = HighLevel::new(&g);
+        hl.push_chunk(&energies, &v).unwrap();
+        assert_eq!(hl.feature_matrix(), whole.hl.feature_matrix());
+        let counts = tdsm_core::eval::histogram::counts(&v.iter().filter(|x| **x > 0.0).map(|x| *x as f64).collect::<Vec<_>>(), &edges);
+        assert_eq!(whole.voxel_counts.unwrap(), counts);
+    }
+
+    #[test]
+    fn ds1_ranges_follow_the_challenge() {
+        assert_eq!(range(GeometryKind::Ds1Photons, "ec_x", 12), (-500.0, 500.0));
+        assert_eq!(range(GeometryKind::Ds1Photons, "ec_y", 1), (-100.0, 100.0));
+        assert_eq!(range(GeometryKind::Ds1Pions, "width_x", 13), (0.0, 400.0));
+        assert_eq!(range(GeometryKind::Ds1Pions, "ec_r", 14), (0.0, 1500.0));
+        assert_eq!(range(GeometryKind::Ds1Photons, "width_r", 2), (0.0, 500.0));
+        assert_eq!(range(GeometryKind::Ds2, "ec_x", 3), (-30.0, 30.0));
+        assert_eq!(range(GeometryKind::Ds3, "width_r", 3), (0.0, 20.0));
+        assert_eq!(range(GeometryKind::Ds2, "ec_r", 3), (0.0, 42.0));
+    }
 }

@@ -4,6 +4,7 @@ mod bench;
 mod demo;
 mod evaluate;
 mod inspect;
+mod merge;
 pub mod sample;
 pub mod simulate;
 pub mod train;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(a) => sample::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Evaluate(a) => evaluate::run(a),
     }
 }

@@ -90,9 +90,18 @@ pub fn generate_to_file<B: Backend>(
                 std::fs::write(p, serde_json::to_string(&dump)?)?;
             }
             for (&r, p) in batch.iter().zip(&pts) {
-                let s = vox.add_points(p, &mut voxels[r * nv..(r + 1) * nv]);
+                let row = &mut voxels[r * nv..(r + 1) * nv];
+                let s = vox.add_points(p, row);
                 st.points += s.kept + s.dropped;
                 st.dropped += s.dropped;
+                // with calibration, the energy inside the geometry is the planned total
+                if let Some(total) = plans[r].total_energy {
+                    let sum: f64 = row.iter().map(|&v| v as f64).sum();
+                    if sum > 0.0 {
+                        let f = (total / sum) as f32;
+                        row.iter_mut().for_each(|v| *v *= f);
+                    }
+                }
             }
             pb.inc(batch.len() as u64);
         }
@@ -158,7 +167,20 @@ pub fn run(a: SampleArgs) -> Result<()> {
     let (card, model) = crate::model_dir::load::<crate::backend::Cpu>(&a.model, &device)?;
     let energies = energies_for(&a, &card)?;
     let settings = SampleSettings { sampler: sampler_kind(&a), steps: a.steps, seed: a.seed, calibrate: !a.no_calibration };
-    let st = generate_to_file(&model, &card, &settings, &energies, 0, a.batch_size, &a.out, &device)?;
+    let total = energies.len();
+    let range = a.shard.map(|s| s.range(total)).unwrap_or(0..total);
+    if range.is_empty() {
+        bail!("shard {} is empty: the run has only {total} showers", a.shard.map(|s| format!("{}/{}", s.index, s.count)).unwrap_or_default());
+    }
+    let st = generate_to_file(&model, &card, &settings, &energies[range.clone()], range.start as u64, a.batch_size, &a.out, &device)?;
+    if let Some(sh) = a.shard {
+        let weights = std::fs::read(a.model.join(crate::model_dir::WEIGHTS))?;
+        let model_hash = crate::shard::fnv_hex(&[card.to_json().as_bytes(), &weights]);
+        let settings_json = serde_json::to_string(&settings)?;
+        let run_id = crate::shard::fnv_hex(&[model_hash.as_bytes(), settings_json.as_bytes(), total.to_string().as_bytes()]);
+        let side = crate::shard::Sidecar { run_id, seed: a.seed, model_hash, shard_index: sh.index, shard_count: sh.count, first: range.start, count: range.len(), total };
+        crate::model_dir::write_atomic(&crate::shard::sidecar_path(&a.out), serde_json::to_string_pretty(&side)?.as_bytes())?;
+    }
     eprintln!(
         "wrote {} showers to {} in {:.1} s ({:.1} ms/shower); {} points, {} outside the geometry dropped",
         st.showers,
