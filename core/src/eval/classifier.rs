@@ -47,7 +47,7 @@ impl<'a> DenseRows<'a> {
     ///
     /// Fails with [`CoreError::Data`] when `data.len()` is not a multiple of `width`.
     pub fn new(data: &'a [f64], width: usize) -> Result<Self, CoreError> {
-        if width == 0 || data.len() % width != 0 {
+        if width == 0 || !data.len().is_multiple_of(width) {
             return Err(CoreError::Data(format!("{} values do not form rows of {width}", data.len())));
         }
         Ok(Self { data, width })
@@ -490,7 +490,7 @@ pub fn train_classifier<B: AutodiffBackend>(
             generated.width()
         )));
     }
-    if cfg.hidden == 0 || cfg.batch_size == 0 || cfg.epochs == 0 || !(cfg.lr > 0.0) {
+    if cfg.hidden == 0 || cfg.batch_size == 0 || cfg.epochs == 0 || cfg.lr.is_nan() || cfg.lr <= 0.0 {
         return Err(CoreError::Invalid("classifier: hidden, batch_size, epochs and lr must be positive".into()));
     }
     if !(cfg.train_fraction > 0.0 && cfg.test_fraction > 0.0 && cfg.train_fraction + cfg.test_fraction < 1.0) {

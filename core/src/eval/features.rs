@@ -376,7 +376,7 @@ mod tests {
         let hl = HighLevel::new(&g);
         assert_eq!(hl.alpha_layer_ids(), vec![1, 2]);
         assert_eq!(hl.layer_ids(), vec![0, 1, 2, 3, 12]);
-        assert!(hl.ec_x.get(&0).is_none() && hl.ec_r.contains_key(&12));
+        assert!(!hl.ec_x.contains_key(&0) && hl.ec_r.contains_key(&12));
         assert_eq!(hl.n_features(), 2 + 4 * 5 + 4 * 2);
     }
 

@@ -216,7 +216,7 @@ pub fn fpd_with_progress(
     cfg: &FpdConfig,
     on_batch: &mut dyn FnMut(),
 ) -> Result<FpdResult, CoreError> {
-    if d == 0 || real.is_empty() || gen.is_empty() || real.len() % d != 0 || gen.len() % d != 0 {
+    if d == 0 || real.is_empty() || gen.is_empty() || !real.len().is_multiple_of(d) || !gen.len().is_multiple_of(d) {
         return Err(CoreError::Invalid("fpd: empty or ragged feature matrices".into()));
     }
     if cfg.num_points < 2 || cfg.num_batches == 0 || cfg.min_samples < 2 || cfg.max_samples < cfg.min_samples {

@@ -144,7 +144,7 @@ pub fn kpd_with_progress(
     cfg: &KpdConfig,
     on_batch: &mut dyn FnMut(),
 ) -> Result<KpdResult, CoreError> {
-    if d == 0 || real.is_empty() || gen.is_empty() || real.len() % d != 0 || gen.len() % d != 0 {
+    if d == 0 || real.is_empty() || gen.is_empty() || !real.len().is_multiple_of(d) || !gen.len().is_multiple_of(d) {
         return Err(CoreError::Invalid("kpd: empty or ragged feature matrices".into()));
     }
     if cfg.num_batches == 0 || cfg.batch_size < 2 {

@@ -68,8 +68,8 @@ fn tred2(n: usize, v: &mut [f64], d: &mut [f64], e: &mut [f64]) {
     for i in (1..n).rev() {
         let mut scale = 0.0;
         let mut h = 0.0;
-        for k in 0..i {
-            scale += d[k].abs();
+        for dk in &d[..i] {
+            scale += dk.abs();
         }
         if scale == 0.0 {
             e[i] = d[i - 1];
@@ -79,9 +79,9 @@ fn tred2(n: usize, v: &mut [f64], d: &mut [f64], e: &mut [f64]) {
                 v[ix(j, i)] = 0.0;
             }
         } else {
-            for k in 0..i {
-                d[k] /= scale;
-                h += d[k] * d[k];
+            for dk in d[..i].iter_mut() {
+                *dk /= scale;
+                h += *dk * *dk;
             }
             let mut f = d[i - 1];
             let mut g = h.sqrt();

@@ -245,18 +245,29 @@ fn range(kind: GeometryKind, key: &str, layer: usize) -> (f64, f64) {
     }
 }
 
+/// Lower end of the log binnings: the threshold, or 1e-4 MeV when it is 0.
+fn log_floor(threshold: f64) -> f64 {
+    if threshold > 0.0 {
+        threshold
+    } else {
+        1e-4
+    }
+}
+
 /// Histograms of every per-layer family.
 fn families(kind: GeometryKind, threshold: f64, r: &HighLevel, g: &HighLevel) -> Vec<Family> {
     let mut out = Vec::new();
     // E_layer: 40 log edges from the threshold to the reference maximum of the layer.
+    let lo = log_floor(threshold);
     let mut layers = BTreeMap::new();
     for (l, rv) in &r.e_layer {
         let max = rv.iter().cloned().fold(0.0f64, f64::max);
-        let h = (max > threshold).then(|| Hist::new(log_edges(threshold, max, 40), rv, &g.e_layer[l]));
+        let h = (max > lo).then(|| Hist::new(log_edges(lo, max, 40), rv, &g.e_layer[l]));
         layers.insert(*l, h);
     }
     out.push(Family { key: "e_layer", title: "Energy per layer", x_label: "E_layer [MeV]", log_x: true, layers });
-    let tables: [(&'static str, &'static str, &'static str, fn(&HighLevel) -> &BTreeMap<usize, Vec<f64>>); 7] = [
+    type Table = fn(&HighLevel) -> &BTreeMap<usize, Vec<f64>>;
+    let tables: [(&'static str, &'static str, &'static str, Table); 7] = [
         ("ec_x", "Centre of energy in x", "EC_x [mm]", |h| &h.ec_x),
         ("ec_y", "Centre of energy in y", "EC_y [mm]", |h| &h.ec_y),
         ("width_x", "Width in x", "W_x [mm]", |h| &h.width_x),
@@ -366,7 +377,8 @@ fn family_plot(dir: &Path, fam: &Family) -> Result<Option<Figure>> {
             x_label: fam.x_label.to_string(),
             edges: h.edges.clone(),
             series: h.series(),
-            opts: PlotOptions { log_x: fam.log_x, ..PlotOptions::default() },
+            // Log y for E_layer, as the challenge's plots.
+            opts: PlotOptions { log_x: fam.log_x, log_y: fam.log_x, ..PlotOptions::default() },
         })
         .collect();
     if panels.is_empty() {
@@ -422,7 +434,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     let keep = if low_level { cap } else { 0 };
     let mut reference = read_sample(&reference_file, reference_file.chunk_rows(), &geometry, thr32, keep, a.clip, threads, None, "reference")?;
     let max_voxel = reference.max_voxel as f64;
-    let voxel_edges = (max_voxel > threshold && threshold > 0.0).then(|| log_edges(threshold, max_voxel, 50));
+    let voxel_edges = (max_voxel > log_floor(threshold)).then(|| log_edges(log_floor(threshold), max_voxel, 50));
     let generated = read_sample(&generated_file, generated_file.chunk_rows(), &geometry, thr32, keep, a.clip, threads, voxel_edges.as_deref(), "generated")?;
     if let Some(edges) = &voxel_edges {
         reference.voxel_counts = Some(if reference.energies.len() == reference.n {
