@@ -79,12 +79,20 @@ pub enum Precision {
     Half,
 }
 
-/// Serialises a module's weights.
+/// Prefix of half-precision weight files (full precision has none).
+const HALF_MAGIC: &[u8; 8] = b"TDSMF16\0";
+
+/// Serialises a module's weights (Burn named-MessagePack record; half precision is prefixed
+/// with a marker so the loader knows the element type).
 pub fn weights_to_bytes<B: Backend, M: Module<B>>(module: M, precision: Precision) -> Result<Vec<u8>, CoreError> {
     let rec = module.into_record();
     let r = match precision {
         Precision::Full => NamedMpkBytesRecorder::<FullPrecisionSettings>::new().record(rec, ()),
-        Precision::Half => NamedMpkBytesRecorder::<HalfPrecisionSettings>::new().record(rec, ()),
+        Precision::Half => NamedMpkBytesRecorder::<HalfPrecisionSettings>::new().record(rec, ()).map(|b| {
+            let mut v = HALF_MAGIC.to_vec();
+            v.extend_from_slice(&b);
+            v
+        }),
     };
     r.map_err(|e| CoreError::Data(format!("cannot serialise weights: {e}")))
 }
@@ -118,15 +126,14 @@ pub fn parameter_values<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<f32>> {
     v.0
 }
 
-/// Loads weights into `module` (full or half precision bytes are detected), checking that
+/// Loads weights into `module` (full or half precision, told apart by the marker), checking that
 /// every parameter keeps its shape. Never panics on bad bytes.
 pub fn load_weights<B: Backend, M: Module<B>>(module: M, bytes: &[u8], device: &B::Device) -> Result<M, CoreError> {
     let expected = shapes(&module);
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let full = NamedMpkBytesRecorder::<FullPrecisionSettings>::new().load::<M::Record>(bytes.to_vec(), device);
-        let rec = match full {
-            Ok(r) => Ok(r),
-            Err(_) => NamedMpkBytesRecorder::<HalfPrecisionSettings>::new().load::<M::Record>(bytes.to_vec(), device),
+        let rec = match bytes.strip_prefix(HALF_MAGIC.as_slice()) {
+            Some(half) => NamedMpkBytesRecorder::<HalfPrecisionSettings>::new().load::<M::Record>(half.to_vec(), device),
+            None => NamedMpkBytesRecorder::<FullPrecisionSettings>::new().load::<M::Record>(bytes.to_vec(), device),
         };
         rec.map(|r| module.load_record(r))
     }));
@@ -172,7 +179,7 @@ mod tests {
         let c = load_weights(ScoreNet::<B>::new(&cfg(), SdeConfig::default(), &dev).unwrap(), &half, &dev).unwrap();
         let cv: Vec<f32> = c.embed.weight.val().into_data().to_vec().unwrap();
         let aw: Vec<f32> = a.embed.weight.val().into_data().to_vec().unwrap();
-        assert!(cv.iter().zip(&aw).all(|(x, y)| (x - y).abs() < 1e-3 * y.abs().max(1.0)));
+        assert!(cv.iter().zip(&aw).all(|(x, y)| (x - y).abs() < 1e-3 * y.abs().max(1.0)), "{:?} vs {:?}", &cv[..4], &aw[..4]);
         assert!(load_weights(a.clone(), b"not a model", &dev).is_err());
         let other = ScoreNetConfig { embed_dim: 16, ..cfg() };
         assert!(load_weights(ScoreNet::<B>::new(&other, SdeConfig::default(), &dev).unwrap(), &bytes, &dev).is_err());

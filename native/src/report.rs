@@ -177,7 +177,10 @@ Separation power S = ½ Σ (p−q)²/(p+q) of the normalised histograms: 0 for i
 Classifier: an MLP trained to tell reference (label 1) from generated (label 0) showers, calibrated by isotonic regression on the \
 test set; AUC and JSD = (ln 2 − BCE)/ln 2 on the validation set, mean ± std over runs; AUC 0.5 means indistinguishable. \
 FPD (extrapolated to infinite sample size) and KPD (median ± half the 16–84% range over batches) on the high-level features normalised \
-by the reference maximum, both × 10³. Compare with the Geant4-vs-Geant4 row of the challenge tables, which measures the statistical floor.</p>\n";
+by the reference maximum, both × 10³. Compare with the Geant4-vs-Geant4 row of the challenge tables, which measures the statistical floor. \
+Every metric has a finite-sample floor: two independent samples of one distribution give separation powers of about \
+(number of bins)/4 × (1/n₁ + 1/n₂) and an FPD that grows like (number of features)/n, so small files must be compared with \
+two reference samples of the same sizes rather than with zero.</p>\n";
 
     for (key, name) in [("high", "High-level classifier"), ("low", "Low-level classifier")] {
         let c = &m["classifier"][key];

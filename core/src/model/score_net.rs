@@ -60,7 +60,7 @@ impl<B: Backend> ScoreNet<B> {
                 (0..cfg.n_layers).map(|_| SelfAttentionBlock::new(e, cfg.hidden_dim, cfg.n_heads, cfg.dropout, device)).collect(),
             ),
         };
-        Ok(Self {
+        let net = Self {
             embed: LinearConfig::new(4, e).init(device),
             fourier_t: GaussianFourier::new(e, cfg.fourier_scale, device),
             fourier_e: GaussianFourier::new(e, cfg.fourier_scale, device),
@@ -73,7 +73,11 @@ impl<B: Backend> ScoreNet<B> {
             sa_blocks,
             out: LinearConfig::new(e, 4).init(device),
             sde,
-        })
+        };
+        // Burn initialises parameters lazily on first use; materialise them now so that clones
+        // share their values (and the backend RNG is consumed here, deterministically).
+        net.visit(&mut Materialize);
+        Ok(net)
     }
 
     /// The score at `x`.
@@ -99,6 +103,14 @@ impl<B: Backend> ScoreNet<B> {
         }
         let std = self.sde.std_tensor(t).reshape([b, 1, 1]);
         self.out.forward(h).div(std)
+    }
+}
+
+struct Materialize;
+
+impl<B: Backend> ModuleVisitor<B> for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let _ = param.val();
     }
 }
 

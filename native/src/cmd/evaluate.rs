@@ -390,7 +390,7 @@ fn family_plot(dir: &Path, fam: &Family) -> Result<Option<Figure>> {
     Ok(Some(Figure {
         title: fam.title.to_string(),
         file,
-        caption: format!("{} per layer; reference (black) and generated (red) densities, ratio generated/reference below.", fam.title),
+        caption: format!("{}, one panel per layer with its separation power; reference (black) and generated (red) densities, ratio generated/reference below.", fam.title),
     }))
 }
 
