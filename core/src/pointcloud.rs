@@ -204,3 +204,36 @@ mod tests {
         assert_eq!(out.iter().sum::<f32>(), 3.5);
     }
 }
+
+#[cfg(test)]
+mod zero_layer_tests {
+    use super::*;
+    use crate::geometry::GeometryKind;
+    use crate::transform::Transform;
+
+    #[test]
+    fn an_empty_layer_stays_empty_through_transform_and_binning() {
+        // a ds2 shower with energy only in layer 3: every other layer must come back exactly 0
+        let g = GeometryKind::Ds2.geometry();
+        let table = VoxelTable::new(&g);
+        let vox = Voxelizer::new(&g);
+        let mut shower = vec![0f32; g.n_voxels];
+        for a in 0..16 {
+            shower[g.index(3, a, 2).unwrap()] = 1.5 + a as f32;
+        }
+        let t = Transform::for_geometry(GeometryKind::Ds2);
+        let e_inc = 50_000.0;
+        let pts: Vec<Point> = table.to_points(&shower, 0.0).iter().map(|p| t.inverse(&t.forward(p, e_inc), e_inc)).collect();
+        let mut back = vec![0f32; g.n_voxels];
+        vox.add_points(&pts, &mut back);
+        assert!(back.iter().all(|v| v.is_finite()));
+        for l in g.relevant_layers() {
+            let sum: f32 = back[l.offset..l.offset + l.n_voxels()].iter().sum();
+            if l.id == 3 {
+                assert!((sum - shower.iter().sum::<f32>()).abs() < 1e-3);
+            } else {
+                assert_eq!(sum, 0.0, "layer {}", l.id);
+            }
+        }
+    }
+}

@@ -115,5 +115,10 @@ mod tests {
         let mut pts = vec![[1.0f32, 0.0, 0.0, 0.0], [3.0, 0.0, 0.0, 1.0]];
         calibrate(&mut pts, 8.0);
         assert_eq!((pts[0][0], pts[1][0]), (2.0, 6.0));
+        // energies that sum to zero stay zero (no NaN), an empty cloud is fine
+        let mut zero = vec![[0.0f32, 1.0, 1.0, 2.0]; 3];
+        calibrate(&mut zero, 5.0);
+        assert!(zero.iter().all(|p| p[0] == 0.0));
+        calibrate(&mut [], 5.0);
     }
 }
