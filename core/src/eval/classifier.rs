@@ -659,7 +659,6 @@ mod tests {
             aucs.push(run.auc);
         }
         let mean = aucs.iter().sum::<f64>() / aucs.len() as f64;
-        eprintln!("NULL {mean} {aucs:?}");
         assert!((mean - 0.5).abs() < 0.03, "same simulation: AUCs {aucs:?}");
         let run = train_classifier::<B>(&ra, &rc, &cfg, &device, &mut |_| {}).unwrap();
         assert!(run.auc > 0.6, "scaled by 1.10: AUC {}", run.auc);
