@@ -12,7 +12,10 @@ use crate::bundle::ModelCard;
 use crate::model::ScoreNet;
 use crate::pointcloud::Point;
 use crate::rng::{Purpose, Stream};
-use crate::sampler::{euler_maruyama, predictor_corrector, probability_flow, SamplerKind, Step};
+use crate::sampler::{
+    euler_maruyama, predictor_corrector, probability_flow, probability_flow_adaptive, select_rows, AdaptiveOptions, AdaptiveStats,
+    SamplerKind, Step,
+};
 use crate::sde::{time_grid, Sde};
 
 /// How to sample.
@@ -73,6 +76,7 @@ fn host_noise(indices: &[u64], n_hits: &[usize], n_points: usize, mut stream: im
 ///
 /// # Shapes
 /// - output: `[indices.len(), max(n_hits), 4]`
+#[allow(clippy::too_many_arguments)]
 pub fn sample_batch<B: Backend>(
     model: &ScoreNet<B>,
     card: &ModelCard,
@@ -83,6 +87,25 @@ pub fn sample_batch<B: Backend>(
     device: &B::Device,
     on_step: &mut dyn FnMut(Step),
 ) -> Tensor<B, 3> {
+    sample_batch_with_stats(model, card, settings, indices, e_inc, n_hits, device, on_step).0
+}
+
+/// [`sample_batch`], also returning the adaptive solver's per-shower statistics (NFE, steps)
+/// when the sampler is [`SamplerKind::OdeAdaptive`].
+///
+/// # Shapes
+/// - output: `[indices.len(), max(n_hits), 4]`
+#[allow(clippy::too_many_arguments)]
+pub fn sample_batch_with_stats<B: Backend>(
+    model: &ScoreNet<B>,
+    card: &ModelCard,
+    settings: &SampleSettings,
+    indices: &[u64],
+    e_inc: &[f64],
+    n_hits: &[usize],
+    device: &B::Device,
+    on_step: &mut dyn FnMut(Step),
+) -> (Tensor<B, 3>, Option<AdaptiveStats>) {
     let b = indices.len();
     let n_points = n_hits.iter().copied().max().unwrap_or(1).max(1);
     let seed = settings.seed;
@@ -106,11 +129,19 @@ pub fn sample_batch<B: Backend>(
     let score = |x: Tensor<B, 3>, t: Tensor<B, 1>| model.forward(x, mask2.clone(), t, cond.clone());
     let grid = time_grid(card.sde.t_max(), card.sample_eps, settings.steps);
     match settings.sampler {
-        SamplerKind::Em => euler_maruyama(&score, &card.sde, x_init, mask3, &grid, &mut noise, on_step),
+        SamplerKind::Em => (euler_maruyama(&score, &card.sde, x_init, mask3, &grid, &mut noise, on_step), None),
         SamplerKind::Pc { snr, corrector_steps } => {
-            predictor_corrector(&score, &card.sde, x_init, mask3, &grid, snr, corrector_steps, &mut noise, on_step)
+            (predictor_corrector(&score, &card.sde, x_init, mask3, &grid, snr, corrector_steps, &mut noise, on_step), None)
         }
-        SamplerKind::Ode { method } => probability_flow(&score, &card.sde, x_init, mask3, &grid, method, on_step),
+        SamplerKind::Ode { method } => (probability_flow(&score, &card.sde, x_init, mask3, &grid, method, on_step), None),
+        SamplerKind::OdeAdaptive { rtol, atol } => {
+            let row_score = |x: Tensor<B, 3>, t: Tensor<B, 1>, rows: &[usize]| {
+                model.forward(x, select_rows(mask2.clone(), rows), t, select_rows(cond.clone(), rows))
+            };
+            let opts = AdaptiveOptions::with_tolerances(rtol, atol);
+            let (x, st) = probability_flow_adaptive(&row_score, &card.sde, x_init, mask3, card.sample_eps, &opts, on_step);
+            (x, Some(st))
+        }
     }
 }
 
@@ -192,7 +223,12 @@ mod tests {
         let dev = Default::default();
         let card = card();
         let model = ScoreNet::<B>::new(&card.net, card.sde, &dev).unwrap();
-        for sampler in [SamplerKind::Em, SamplerKind::Pc { snr: 0.16, corrector_steps: 1 }, SamplerKind::Ode { method: OdeMethod::Heun }] {
+        for sampler in [
+            SamplerKind::Em,
+            SamplerKind::Pc { snr: 0.16, corrector_steps: 1 },
+            SamplerKind::Ode { method: OdeMethod::Heun },
+            SamplerKind::OdeAdaptive { rtol: 1e-5, atol: 1e-5 },
+        ] {
             let settings = SampleSettings { sampler, steps: 6, seed: 5, calibrate: false };
             let indices: Vec<u64> = (100..110).collect();
             let energies: Vec<f64> = indices.iter().map(|&k| 1000.0 * (1 + k % 7) as f64).collect();
@@ -209,9 +245,18 @@ mod tests {
             for r in [0usize, 3, 9] {
                 let (alone, _) = run(&settings, r..r + 1);
                 assert_eq!(alone.len(), n[r] * 4);
+                // the adaptive solver may take another step sequence when an accept/reject
+                // decision sits on the edge (f32 rounding differs with the padding); its results
+                // then agree to its tolerance, relative to the shower's largest entry (the
+                // untrained network's ODE is stiff and reaches |x| ~ 200)
+                let scale = alone.iter().fold(1f32, |m, v| m.max(v.abs()));
                 for j in 0..n[r] * 4 {
                     let (a, b) = (alone[j], together[r * np * 4 + j]);
-                    assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{sampler:?} shower {r} entry {j}: {a} vs {b}");
+                    let ok = match sampler {
+                        SamplerKind::OdeAdaptive { .. } => (a - b).abs() <= 1e-3 * scale,
+                        _ => (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+                    };
+                    assert!(ok, "{sampler:?} shower {r} entry {j}: {a} vs {b}");
                 }
             }
             // another seed gives another shower

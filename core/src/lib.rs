@@ -23,3 +23,4 @@ pub mod bundle;
 pub mod generate;
 pub mod preset;
 pub mod response;
+pub mod likelihood;

@@ -50,6 +50,10 @@ fn run(kind: SamplerKind, sde: SdeConfig, steps: usize) -> (f64, f64) {
             predictor_corrector(&score, &sde, x_init, mask3, &grid, snr, corrector_steps, &mut noise, &mut cb)
         }
         SamplerKind::Ode { method } => probability_flow(&score, &sde, x_init, mask3, &grid, method, &mut cb),
+        SamplerKind::OdeAdaptive { rtol, atol } => {
+            let row_score = |x: Tensor<B, 3>, t: Tensor<B, 1>, _rows: &[usize]| score(x, t);
+            probability_flow_adaptive(&row_score, &sde, x_init, mask3, eps, &AdaptiveOptions::with_tolerances(rtol, atol), &mut cb).0
+        }
     };
     let v: Vec<f32> = x.into_data().to_vec().unwrap();
     let n = v.len() as f64;
