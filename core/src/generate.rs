@@ -179,11 +179,27 @@ pub fn generate_batch<B: Backend>(
     device: &B::Device,
     on_step: &mut dyn FnMut(Step),
 ) -> Vec<Vec<Point>> {
+    generate_batch_with_stats(model, card, settings, indices, e_inc, plans, device, on_step).0
+}
+
+/// [`generate_batch`], also returning the adaptive solver's per-shower statistics when the
+/// sampler is [`SamplerKind::OdeAdaptive`].
+#[allow(clippy::too_many_arguments)]
+pub fn generate_batch_with_stats<B: Backend>(
+    model: &ScoreNet<B>,
+    card: &ModelCard,
+    settings: &SampleSettings,
+    indices: &[u64],
+    e_inc: &[f64],
+    plans: &[ShowerPlan],
+    device: &B::Device,
+    on_step: &mut dyn FnMut(Step),
+) -> (Vec<Vec<Point>>, Option<AdaptiveStats>) {
     let n_hits: Vec<usize> = plans.iter().map(|p| p.n_hits).collect();
-    let x = sample_batch(model, card, settings, indices, e_inc, &n_hits, device, on_step);
+    let (x, stats) = sample_batch_with_stats(model, card, settings, indices, e_inc, &n_hits, device, on_step);
     let n_points = x.dims()[1];
-    let state: Vec<f32> = x.into_data().to_vec().expect("f32 state");
-    to_physical(card, &state, n_points, e_inc, plans)
+    let state: Vec<f32> = x.into_data().convert::<f32>().to_vec().expect("f32 state");
+    (to_physical(card, &state, n_points, e_inc, plans), stats)
 }
 
 #[cfg(test)]

@@ -24,3 +24,4 @@ pub mod generate;
 pub mod preset;
 pub mod response;
 pub mod likelihood;
+pub mod planner;

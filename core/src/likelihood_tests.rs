@@ -161,3 +161,62 @@ fn exact_divergence_chunks_agree() {
     let b = log_density::<A>(&score, &sde, x, mask, &[0], &o, &mut |_| {});
     assert!((a[0].log_p - b[0].log_p).abs() < 1e-5, "{} vs {}", a[0].log_p, b[0].log_p);
 }
+
+/// A small untrained score network (randomly initialised: build it once per test) and a
+/// padded batch of 8 clouds of 1..8 points.
+fn network_batch() -> NetworkBatch {
+    let sde = SdeConfig::Vp { beta_min: 0.1, beta_max: 20.0 };
+    let cfg = crate::model::ScoreNetConfig { embed_dim: 8, hidden_dim: 16, n_layers: 1, n_heads: 2, dropout: 0.0, block: Default::default(), fourier_scale: 30.0 };
+    let net = crate::model::ScoreNet::<A>::new(&cfg, sde, &Default::default()).unwrap();
+    let n = 8;
+    let sizes: Vec<usize> = (0..8).map(|r| 1 + (r * 5) % 8).collect();
+    let mut x = vec![0f32; 8 * n * 4];
+    let mut s = Stream::new(5, 0, Purpose::Prior);
+    for (r, &k) in sizes.iter().enumerate() {
+        s.fill_normal_f32(&mut x[r * n * 4..(r * n + k) * 4]);
+    }
+    (net, sde, x, sizes, n)
+}
+
+type NetworkBatch = (crate::model::ScoreNet<A>, SdeConfig, Vec<f32>, Vec<usize>, usize);
+
+/// Log-densities of rows `rows` of a [`network_batch`] solved together.
+fn network_log_p(nb: &NetworkBatch, rows: &[usize], divergence: Divergence) -> Vec<LogDensity> {
+    let (net, sde, x, sizes, n) = nb;
+    let (sde, n) = (*sde, *n);
+    let dev = Default::default();
+    let b = rows.len();
+    let n_pad = rows.iter().map(|&r| sizes[r]).max().unwrap();
+    let mut xs = vec![0f32; b * n_pad * 4];
+    let mut mask = vec![0f32; b * n_pad];
+    for (i, &r) in rows.iter().enumerate() {
+        xs[i * n_pad * 4..(i * n_pad + sizes[r]) * 4].copy_from_slice(&x[r * n * 4..(r * n + sizes[r]) * 4]);
+        mask[i * n_pad..i * n_pad + sizes[r]].iter_mut().for_each(|m| *m = 1.0);
+    }
+    let cond: Vec<f32> = rows.iter().map(|&r| r as f32 / 8.0).collect();
+    let x0 = Tensor::<I, 3>::from_data(TensorData::new(xs, [b, n_pad, 4]), &dev);
+    let mask = Tensor::<I, 2>::from_data(TensorData::new(mask, [b, n_pad]), &dev);
+    let mask_ad = Tensor::<A, 2>::from_inner(mask.clone());
+    let cond = Tensor::<A, 1>::from_data(TensorData::new(cond, [b]), &dev);
+    let score = |x: Tensor<A, 3>, t: Tensor<A, 1>, r: &[usize]| net.forward(x, select_rows(mask_ad.clone(), r), t, select_rows(cond.clone(), r));
+    let idx: Vec<u64> = rows.iter().map(|&r| r as u64).collect();
+    log_density::<A>(&score, &sde, x0, mask, &idx, &opts(divergence, 1e-3), &mut |_| {})
+}
+
+#[test]
+fn a_showers_log_density_does_not_depend_on_its_batch() {
+    let div = Divergence::Hutchinson { probes: 2, kind: ProbeKind::Rademacher };
+    let nb = network_batch();
+    let batch = network_log_p(&nb, &[0, 1, 2, 3, 4, 5, 6, 7], div);
+    for r in [0usize, 3, 6] {
+        let alone = network_log_p(&nb, &[r], div)[0];
+        let rel = (alone.log_p - batch[r].log_p).abs() / alone.log_p.abs();
+        assert!(rel < 1e-3, "shower {r}: alone {} vs in batch {} (rel {rel:e})", alone.log_p, batch[r].log_p);
+        assert_eq!(alone.dims, batch[r].dims);
+        assert!(alone.finished && batch[r].finished);
+    }
+    // exact divergence: the same property
+    let exact = network_log_p(&nb, &[2, 5], Divergence::Exact);
+    let alone = network_log_p(&nb, &[5], Divergence::Exact)[0];
+    assert!((alone.log_p - exact[1].log_p).abs() < 1e-3 * alone.log_p.abs(), "{} vs {}", alone.log_p, exact[1].log_p);
+}

@@ -33,6 +33,25 @@ pub enum Command {
     Bench(BenchArgs),
     /// CaloChallenge evaluation of generated showers against reference showers.
     Evaluate(EvaluateArgs),
+    /// Per-shower log-densities of a trained model through the probability-flow ODE (CSV).
+    Likelihood(LikelihoodArgs),
+    /// List the devices (CPU, CUDA, wgpu), say why any is unusable, and check each against the CPU.
+    Doctor(DoctorArgs),
+    /// Write (and with --now submit) an HTCondor or Slurm job array running `tdsm sample` shards or `tdsm train`.
+    Submit(SubmitArgs),
+}
+
+/// Parses a device name.
+pub fn parse_device(s: &str) -> Result<crate::device::DeviceSpec, String> {
+    s.parse()
+}
+
+/// Arguments of `tdsm doctor`.
+#[derive(Debug, Args, Clone)]
+pub struct DoctorArgs {
+    /// Only list the devices; skip the matmul and sampler-step checks.
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// Parses a geometry name.
@@ -82,6 +101,10 @@ pub struct InspectArgs {
 /// Arguments of `tdsm train`.
 #[derive(Debug, Args, Clone)]
 pub struct TrainArgs {
+    /// Device: cpu, wgpu[:N], cuda[:N] or auto (CUDA, then wgpu, then the CPU).
+    #[arg(long, value_parser = parse_device, default_value = "cpu")]
+    pub device: crate::device::DeviceSpec,
+
     /// Training data (CaloChallenge HDF5).
     #[arg(long)]
     pub data: PathBuf,
@@ -121,6 +144,15 @@ pub struct TrainArgs {
     /// Stop after this many steps (the schedule still runs to --steps; for tests and time limits).
     #[arg(long)]
     pub stop_after: Option<usize>,
+    /// Stop at the first step after S seconds in this process, writing a checkpoint (for batch
+    /// time limits and self-checkpointing; continue with --resume).
+    #[arg(long, value_name = "S")]
+    pub max_seconds: Option<f64>,
+    /// When this process stops before the end of the schedule (--max-seconds, --stop-after), exit
+    /// with CODE after writing the checkpoint instead of 0, and write no final model: the
+    /// scheduler's "checkpointed, restart me" signal (HTCondor `checkpoint_exit_code`).
+    #[arg(long, value_name = "CODE", value_parser = clap::value_parser!(u8).range(1..))]
+    pub exit_code_after_checkpoint: Option<u8>,
     /// Overwrite an existing model in OUT.
     #[arg(long)]
     pub force: bool,
@@ -138,11 +170,17 @@ pub enum SamplerName {
     Pc,
     /// Probability-flow ODE (Heun; --rk4 for Runge–Kutta 4).
     Ode,
+    /// Probability-flow ODE with adaptive Dormand–Prince 5(4) steps (--rtol, --atol; --steps ignored).
+    OdeAdaptive,
 }
 
 /// Arguments of `tdsm sample`.
 #[derive(Debug, Args, Clone)]
 pub struct SampleArgs {
+    /// Device: cpu, wgpu[:N], cuda[:N] or auto (CUDA, then wgpu, then the CPU).
+    #[arg(long, value_parser = parse_device, default_value = "cpu")]
+    pub device: crate::device::DeviceSpec,
+
     /// Model directory written by `tdsm train`.
     #[arg(long)]
     pub model: PathBuf,
@@ -170,12 +208,18 @@ pub struct SampleArgs {
     /// Use Runge–Kutta 4 instead of Heun for --sampler ode.
     #[arg(long)]
     pub rk4: bool,
+    /// Relative tolerance of --sampler ode-adaptive.
+    #[arg(long, default_value_t = 1e-5)]
+    pub rtol: f64,
+    /// Absolute tolerance of --sampler ode-adaptive.
+    #[arg(long, default_value_t = 1e-5)]
+    pub atol: f64,
     /// Run seed: shower k depends only on (seed, k).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Showers per batch.
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
+    /// Showers per batch (default: as many as fit the device, planned from the model's memory use).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Do not set each shower's total energy from the model's response model (raw point energies).
     #[arg(long)]
     pub no_calibration: bool,
@@ -191,6 +235,10 @@ pub struct SampleArgs {
 /// Arguments of `tdsm bench`.
 #[derive(Debug, Args, Clone)]
 pub struct BenchArgs {
+    /// Device: cpu, wgpu[:N], cuda[:N] or auto (CUDA, then wgpu, then the CPU).
+    #[arg(long, value_parser = parse_device, default_value = "cpu")]
+    pub device: crate::device::DeviceSpec,
+
     /// Presets to measure.
     #[arg(long, value_delimiter = ',', default_value = "demo,upstream")]
     pub presets: Vec<String>,
@@ -214,6 +262,10 @@ pub struct BenchArgs {
 /// Arguments of `tdsm demo`.
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
+    /// Device: cpu, wgpu[:N], cuda[:N] or auto (CUDA, then wgpu, then the CPU).
+    #[arg(long, value_parser = parse_device, default_value = "cpu")]
+    pub device: crate::device::DeviceSpec,
+
     /// Output directory (data, model, generated showers, plots, summary).
     #[arg(long, default_value = "demo-out")]
     pub out: PathBuf,
@@ -229,7 +281,7 @@ pub struct DemoArgs {
     /// Simulated reference showers (their incident energies are reused for generation).
     #[arg(long, default_value_t = 3_000)]
     pub reference_events: usize,
-    /// Sampler: em, pc or ode.
+    /// Sampler: em, pc, ode or ode-adaptive.
     #[arg(long, default_value = "ode")]
     pub sampler: String,
     /// Sampler steps.
@@ -318,4 +370,119 @@ pub struct MergeArgs {
     /// Shard files (each with its sidecar FILE.json).
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,
+}
+
+/// Arguments of `tdsm likelihood`.
+#[derive(Debug, Args, Clone)]
+pub struct LikelihoodArgs {
+    /// Device: cpu, wgpu[:N], cuda[:N] or auto (CUDA, then wgpu, then the CPU).
+    #[arg(long, value_parser = parse_device, default_value = "cpu")]
+    pub device: crate::device::DeviceSpec,
+
+    /// Model directory written by `tdsm train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Showers to score (CaloChallenge HDF5 of the model's geometry).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output CSV file (one row per scored shower).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Exact divergence (one vector-Jacobian product per dimension; slow for large showers).
+    #[arg(long, conflicts_with = "hutchinson")]
+    pub exact: bool,
+    /// Hutchinson–Skilling divergence with K fixed probes per shower (default, K = 1).
+    #[arg(long, value_name = "K")]
+    pub hutchinson: Option<usize>,
+    /// Gaussian instead of Rademacher Hutchinson probes.
+    #[arg(long)]
+    pub gaussian_probes: bool,
+    /// Relative tolerance of the ODE solver.
+    #[arg(long, default_value_t = 1e-5)]
+    pub rtol: f64,
+    /// Absolute tolerance of the ODE solver.
+    #[arg(long, default_value_t = 1e-5)]
+    pub atol: f64,
+    /// Most network evaluations per shower before the solve is stopped (reported as unfinished).
+    #[arg(long, default_value_t = 20_000)]
+    pub max_nfe: usize,
+    /// Showers solved together.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Score only the first N showers of the file.
+    #[arg(long)]
+    pub n: Option<usize>,
+    /// Seed of the Hutchinson probes (shower k uses the stream (seed, k)).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Add log P(n | E_inc) of the hit-count model to the total (a whole-shower density).
+    #[arg(long)]
+    pub hitcount: bool,
+    /// Set NaN, inf and negative voxel energies to 0 instead of rejecting the file.
+    #[arg(long)]
+    pub clip: bool,
+}
+
+/// Batch schedulers `tdsm submit` writes jobs for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scheduler {
+    /// HTCondor (e.g. CERN's lxplus): a submit file with `queue N` and a wrapper script.
+    Htcondor,
+    /// Slurm: an `sbatch --array` script.
+    Slurm,
+}
+
+/// Arguments of `tdsm submit`.
+#[derive(Debug, Args, Clone)]
+pub struct SubmitArgs {
+    /// Batch scheduler.
+    #[arg(long, value_enum)]
+    pub scheduler: Scheduler,
+    /// Jobs: `sample` runs shard i/N in job i (merge the shards with `tdsm merge`); `train` needs 1.
+    #[arg(long, default_value_t = 1)]
+    pub shards: usize,
+    /// GPUs per job (HTCondor `request_GPUs`, Slurm `--gres=gpu:K`); with K > 0 the command gets
+    /// `--device auto` unless it names a device.
+    #[arg(long, default_value_t = 0)]
+    pub gpus: usize,
+    /// CPU cores per job (HTCondor `request_cpus`, Slurm `--cpus-per-task`).
+    #[arg(long, default_value_t = 1)]
+    pub cpus: usize,
+    /// Memory per job, e.g. 8GB, 2000MB, 1.5G (a bare number is MB).
+    #[arg(long, default_value = "8GB", value_parser = crate::cmd::submit::parse_memory_mb)]
+    pub memory: u64,
+    /// Run-time class of the jobs: espresso (20 min), microcentury (1 h), longlunch (2 h), workday
+    /// (8 h), tomorrow (1 d), testmatch (3 d), nextweek (1 w). HTCondor `+JobFlavour`; on Slurm the
+    /// default --time.
+    #[arg(long, default_value = "longlunch", value_parser = crate::cmd::submit::parse_flavour)]
+    pub flavour: crate::cmd::submit::Flavour,
+    /// Slurm time limit (90, 90m, 2h, 1d, HH:MM:SS or D-HH:MM:SS; default: the flavour's limit).
+    #[arg(long, value_parser = crate::cmd::submit::parse_time_s)]
+    pub time: Option<u64>,
+    /// Slurm partition (default: the cluster's default partition).
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Training: minutes of training per execution before the job checkpoints and exits with code
+    /// 85 to be restarted (HTCondor self-checkpointing; default 30). On Slurm the job checkpoints,
+    /// exits and requeues itself shortly before --time (or after these minutes when given).
+    #[arg(long, value_name = "M")]
+    pub checkpoint_minutes: Option<f64>,
+    /// Job directory for the submit file, wrapper and logs (default tdsm-jobs/COMMAND-UNIXTIME).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
+    /// The tdsm binary the jobs run (default: this one).
+    #[arg(long)]
+    pub tdsm: Option<std::path::PathBuf>,
+    /// Submit the job (condor_submit / sbatch) after writing it.
+    #[arg(long)]
+    pub now: bool,
+    /// With --now: wait until every job has finished (sbatch --wait / condor_wait); fail if one failed.
+    #[arg(long, requires = "now")]
+    pub wait: bool,
+    /// With --wait: give up waiting after this many seconds (the jobs stay queued).
+    #[arg(long, value_name = "SECONDS", requires = "wait")]
+    pub timeout: Option<u64>,
+    /// The tdsm command each job runs, after `--`: `sample ...` or `train ...`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }

@@ -3,8 +3,11 @@
 mod backend;
 mod cli;
 mod cmd;
+mod device;
 mod h5io;
 mod model_dir;
+mod parity;
+mod probe;
 mod plot;
 mod progress;
 mod shard;

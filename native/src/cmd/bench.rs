@@ -141,8 +141,9 @@ pub fn run_on<B: AutodiffBackend>(a: &BenchArgs, device: &B::Device, device_name
     Ok(())
 }
 
-/// Runs the command on the CPU.
+/// Runs the command on the selected device.
 pub fn run(a: BenchArgs) -> Result<()> {
-    let device = burn::backend::ndarray::NdArrayDevice::Cpu;
-    run_on::<crate::backend::CpuAutodiff>(&a, &device, "cpu")
+    let resolved = crate::device::resolve(a.device)?;
+    let label = resolved.label();
+    crate::on_device!(&resolved, |AD, I, device| { run_on::<AD>(&a, &device, &label) })
 }

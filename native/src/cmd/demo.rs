@@ -102,6 +102,9 @@ pub fn compare(reference: &HighLevel, generated: &HighLevel, geometry: GeometryK
 
 /// Runs the demo.
 pub fn run(a: DemoArgs) -> Result<()> {
+    if !["em", "pc", "ode", "ode-adaptive"].contains(&a.sampler.as_str()) {
+        anyhow::bail!("--sampler {}: expected em, pc, ode or ode-adaptive", a.sampler);
+    }
     let t_all = Instant::now();
     let out = a.out.clone();
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -135,8 +138,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
         log_every: None,
         resume: None,
         stop_after: None,
+        max_seconds: None,
+        exit_code_after_checkpoint: None,
         force: true,
         clip: false,
+        device: a.device,
     };
     super::train::run(targs)?;
     seconds.push(("train".to_string(), t.elapsed().as_secs_f64()));
@@ -144,17 +150,21 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let t = Instant::now();
     let generated_file = out.join("generated.h5");
     println!("[3/4] generating {} showers for the reference incident energies ({} steps, {})", a.reference_events, a.sample_steps, a.sampler);
-    let device = burn::backend::ndarray::NdArrayDevice::Cpu;
-    let (card, model) = crate::model_dir::load::<crate::backend::Cpu>(&model_dir, &device)?;
+    let resolved = crate::device::resolve(a.device)?;
     let ref_file = ShowerFile::open(&reference_file, Some(geometry))?;
     let (energies, _) = ref_file.read_rows(0, ref_file.n)?;
     let sampler = match a.sampler.as_str() {
         "em" => SamplerKind::Em,
         "pc" => SamplerKind::Pc { snr: 0.16, corrector_steps: 1 },
-        _ => SamplerKind::Ode { method: OdeMethod::Heun },
+        "ode" => SamplerKind::Ode { method: OdeMethod::Heun },
+        "ode-adaptive" => SamplerKind::OdeAdaptive { rtol: 1e-4, atol: 1e-4 },
+        other => anyhow::bail!("--sampler {other}: expected em, pc, ode or ode-adaptive"),
     };
     let settings = SampleSettings { sampler, steps: a.sample_steps, seed: a.seed + 2000, calibrate: true };
-    let st = super::sample::generate_to_file(&model, &card, &settings, &energies, 0, 128, &generated_file, &device)?;
+    let st = crate::on_device!(&resolved, |AD, I, device| {
+        let (card, model) = crate::model_dir::load::<I>(&model_dir, &device)?;
+        super::sample::generate_to_file(&model, &card, &settings, &energies, 0, super::sample::Batching::Fixed(128), &generated_file, &device)?
+    });
     seconds.push(("generate".to_string(), t.elapsed().as_secs_f64()));
     println!("      {:.1} ms per shower; {} of {} points fell outside the geometry", 1e3 * st.seconds / st.showers.max(1) as f64, st.dropped, st.points);
 

@@ -2,11 +2,14 @@
 
 mod bench;
 mod demo;
+mod doctor;
 mod evaluate;
 mod inspect;
+mod likelihood;
 mod merge;
 pub mod sample;
 pub mod simulate;
+pub mod submit;
 pub mod train;
 
 use anyhow::Result;
@@ -24,6 +27,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(a) => demo::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Likelihood(a) => likelihood::run(a),
+        Command::Doctor(a) => doctor::run(a),
+        Command::Submit(a) => submit::run(a),
     }
 }
 

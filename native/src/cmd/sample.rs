@@ -7,8 +7,9 @@ use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use tdsm_core::bundle::ModelCard;
 use tdsm_core::dataset::sorted_batches;
-use tdsm_core::generate::{generate_batch, plan_showers, SampleSettings};
+use tdsm_core::generate::{generate_batch_with_stats, plan_showers, SampleSettings};
 use tdsm_core::model::ScoreNet;
+use tdsm_core::planner::{plan_batches, BatchMemory};
 use tdsm_core::pointcloud::Voxelizer;
 use tdsm_core::rng::{Purpose, Stream};
 use tdsm_core::sampler::{OdeMethod, SamplerKind};
@@ -24,6 +25,7 @@ pub fn sampler_kind(a: &SampleArgs) -> SamplerKind {
         SamplerName::Em => SamplerKind::Em,
         SamplerName::Pc => SamplerKind::Pc { snr: a.snr, corrector_steps: a.corrector_steps },
         SamplerName::Ode => SamplerKind::Ode { method: if a.rk4 { OdeMethod::Rk4 } else { OdeMethod::Heun } },
+        SamplerName::OdeAdaptive => SamplerKind::OdeAdaptive { rtol: a.rtol, atol: a.atol },
     }
 }
 
@@ -52,6 +54,79 @@ pub struct GenStats {
     pub dropped: usize,
     /// Seconds spent.
     pub seconds: f64,
+    /// Network evaluations per shower (adaptive ODE sampler only).
+    pub nfe: Vec<usize>,
+    /// Showers whose adaptive solve stopped at the evaluation limit before reaching t = eps.
+    pub unfinished: usize,
+}
+
+impl GenStats {
+    /// "NFE per shower: mean M, min A, max B" for the adaptive sampler, `None` otherwise.
+    pub fn nfe_summary(&self) -> Option<String> {
+        if self.nfe.is_empty() {
+            return None;
+        }
+        let mean = self.nfe.iter().sum::<usize>() as f64 / self.nfe.len() as f64;
+        let min = self.nfe.iter().min().copied().unwrap_or(0);
+        let max = self.nfe.iter().max().copied().unwrap_or(0);
+        let mut s = format!("network evaluations per shower: mean {mean:.1}, min {min}, max {max}");
+        if self.unfinished > 0 {
+            s.push_str(&format!("; {} showers hit the evaluation limit before t = eps", self.unfinished));
+        }
+        Some(s)
+    }
+}
+
+/// How showers are grouped into batches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Batching {
+    /// At most this many showers per batch.
+    Fixed(usize),
+    /// As many as fit `budget` bytes under the model's memory model, at most `cap`.
+    Planned {
+        /// Device memory for one batch, bytes.
+        budget: u64,
+        /// Largest batch.
+        cap: usize,
+    },
+}
+
+impl Batching {
+    /// `--batch-size N`, or the planner for the device when none is given.
+    pub fn for_device(given: Option<usize>, resolved: &crate::device::Resolved) -> Self {
+        match given {
+            Some(n) => Self::Fixed(n),
+            None => {
+                let (budget, cap) = match resolved {
+                    crate::device::Resolved::Cpu => (resolved.memory_bytes().map(|m| m / 4).unwrap_or(1 << 30).min(1 << 30), 256),
+                    #[cfg(feature = "wgpu")]
+                    crate::device::Resolved::Wgpu { .. } => (resolved.memory_bytes().map(|m| m.saturating_mul(4)).unwrap_or(1 << 30).min(4 << 30), 4096),
+                    #[cfg(feature = "cuda")]
+                    crate::device::Resolved::Cuda { .. } => (resolved.memory_bytes().map(|m| m / 10 * 6).unwrap_or(4 << 30), 16384),
+                };
+                Self::Planned { budget, cap }
+            }
+        }
+    }
+
+    /// The batches of a chunk of showers with hit counts `n_hits`.
+    fn batches<B: Backend>(&self, n_hits: &[usize], model: &ScoreNet<B>, elem_bytes: u64, cfg: &tdsm_core::model::ScoreNetConfig) -> Vec<Vec<usize>> {
+        match *self {
+            Self::Fixed(n) => sorted_batches(n_hits, n),
+            Self::Planned { budget, cap } => {
+                let mem = BatchMemory::for_sampling(cfg, elem_bytes, burn::module::Module::num_params(model) as u64);
+                plan_batches(n_hits, &mem, budget, cap)
+            }
+        }
+    }
+
+    /// Showers per generated chunk (the voxels of a chunk are held in memory).
+    fn chunk(&self) -> usize {
+        match *self {
+            Self::Fixed(n) => (n * 16).max(1),
+            Self::Planned { cap, .. } => (cap * 4).clamp(1024, 65_536),
+        }
+    }
 }
 
 /// Generates showers with global indices `first..first+energies.len()` and writes them in order.
@@ -62,7 +137,7 @@ pub fn generate_to_file<B: Backend>(
     settings: &SampleSettings,
     energies: &[f64],
     first: u64,
-    batch_size: usize,
+    batching: Batching,
     out: &Path,
     device: &B::Device,
 ) -> Result<GenStats> {
@@ -73,18 +148,23 @@ pub fn generate_to_file<B: Backend>(
     let mut w = ShowerWriter::create(out, energies.len(), nv)?;
     let pb = progress::bar(energies.len() as u64, "sample");
     let mut st = GenStats::default();
-    let chunk = (batch_size * 16).max(1);
+    let chunk = batching.chunk();
+    let elem_bytes = std::mem::size_of::<B::FloatElem>() as u64;
     for (c, e_chunk) in energies.chunks(chunk).enumerate() {
         let base = first + (c * chunk) as u64;
         let indices: Vec<u64> = (0..e_chunk.len() as u64).map(|i| base + i).collect();
         let plans = plan_showers(card, settings, &indices, e_chunk);
         let n_hits: Vec<usize> = plans.iter().map(|p| p.n_hits).collect();
         let mut voxels = vec![0f32; e_chunk.len() * nv];
-        for batch in sorted_batches(&n_hits, batch_size) {
+        for batch in batching.batches(&n_hits, model, elem_bytes, &card.net) {
             let bi: Vec<u64> = batch.iter().map(|&r| indices[r]).collect();
             let be: Vec<f64> = batch.iter().map(|&r| e_chunk[r]).collect();
             let bp: Vec<_> = batch.iter().map(|&r| plans[r]).collect();
-            let pts = generate_batch(model, card, settings, &bi, &be, &bp, device, &mut |_| {});
+            let (pts, stats) = generate_batch_with_stats(model, card, settings, &bi, &be, &bp, device, &mut |_| {});
+            if let Some(stats) = stats {
+                st.nfe.extend_from_slice(&stats.nfe);
+                st.unfinished += stats.finished.iter().filter(|f| !**f).count();
+            }
             if let Some(p) = std::env::var_os("TDSM_DUMP_POINTS") {
                 let dump: Vec<(f64, &Vec<[f32; 4]>)> = be.iter().copied().zip(pts.iter()).take(4).collect();
                 std::fs::write(p, serde_json::to_string(&dump)?)?;
@@ -160,19 +240,26 @@ pub fn run(a: SampleArgs) -> Result<()> {
     if a.steps == 0 {
         bail!("--steps must be at least 1");
     }
-    if a.batch_size == 0 {
+    if a.sampler == SamplerName::OdeAdaptive {
+        tdsm_core::sampler::AdaptiveOptions::with_tolerances(a.rtol, a.atol).validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    if a.batch_size == Some(0) {
         bail!("--batch-size must be at least 1");
     }
-    let device = burn::backend::ndarray::NdArrayDevice::Cpu;
-    let (card, model) = crate::model_dir::load::<crate::backend::Cpu>(&a.model, &device)?;
+    let resolved = crate::device::resolve(a.device)?;
+    let card = crate::model_dir::read_card(&a.model)?;
     let energies = energies_for(&a, &card)?;
+    let batching = Batching::for_device(a.batch_size, &resolved);
     let settings = SampleSettings { sampler: sampler_kind(&a), steps: a.steps, seed: a.seed, calibrate: !a.no_calibration };
     let total = energies.len();
     let range = a.shard.map(|s| s.range(total)).unwrap_or(0..total);
     if range.is_empty() {
         bail!("shard {} is empty: the run has only {total} showers", a.shard.map(|s| format!("{}/{}", s.index, s.count)).unwrap_or_default());
     }
-    let st = generate_to_file(&model, &card, &settings, &energies[range.clone()], range.start as u64, a.batch_size, &a.out, &device)?;
+    let st = crate::on_device!(&resolved, |AD, I, device| {
+        let (_, model) = crate::model_dir::load::<I>(&a.model, &device)?;
+        generate_to_file(&model, &card, &settings, &energies[range.clone()], range.start as u64, batching, &a.out, &device)?
+    });
     if let Some(sh) = a.shard {
         let weights = std::fs::read(a.model.join(crate::model_dir::WEIGHTS))?;
         let model_hash = crate::shard::fnv_hex(&[card.to_json().as_bytes(), &weights]);
@@ -190,5 +277,8 @@ pub fn run(a: SampleArgs) -> Result<()> {
         st.points,
         st.dropped
     );
+    if let Some(line) = st.nfe_summary() {
+        eprintln!("{line}");
+    }
     Ok(())
 }

@@ -144,8 +144,37 @@ pub fn has_checkpoint(out: &Path) -> bool {
     out.join(CHECKPOINT).join("state.json").is_file()
 }
 
+/// Returned (as the error) by [`train`] when `--exit-code-after-checkpoint` applies: the process
+/// stopped before the end of the schedule after writing a checkpoint, and exits with `code` so
+/// that the batch system saves the checkpoint and restarts the job (which then resumes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointExit {
+    /// Exit status to end the process with.
+    pub code: u8,
+    /// Step of the checkpoint just written.
+    pub step: usize,
+}
+
+impl std::fmt::Display for CheckpointExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "checkpoint written at step {}; exiting with code {} to be restarted", self.step, self.code)
+    }
+}
+
+impl std::error::Error for CheckpointExit {}
+
 /// Trains on `data` into `out`; returns the final card. Generic over the autodiff backend.
+///
+/// With `--max-seconds S` it stops at the first step boundary after S seconds, writing a
+/// checkpoint; with `--exit-code-after-checkpoint CODE`, a stop before the end of the schedule
+/// that made progress returns [`CheckpointExit`] (and writes no final model) instead of the card.
 pub fn train<B: AutodiffBackend>(a: &TrainArgs, device: &B::Device) -> Result<ModelCard> {
+    let t_process = Instant::now();
+    if let Some(s) = a.max_seconds {
+        if !(s.is_finite() && s >= 0.0) {
+            bail!("--max-seconds must be a number of seconds >= 0, got {s}");
+        }
+    }
     let p = resolve_preset(a)?;
     let out = &a.out;
     let resume = match a.resume.as_deref() {
@@ -244,7 +273,8 @@ pub fn train<B: AutodiffBackend>(a: &TrainArgs, device: &B::Device) -> Result<Mo
         });
         n_acc += 1;
         step += 1;
-        let last = step == stop;
+        let out_of_time = a.max_seconds.is_some_and(|s| t_process.elapsed().as_secs_f64() >= s);
+        let last = step == stop || out_of_time;
         if step % cfg.log_every == 0 || last {
             let train_loss = loss_acc.take().map(|l| l.into_scalar().elem::<f64>() / n_acc as f64).unwrap_or(f64::NAN);
             if !train_loss.is_finite() {
@@ -272,8 +302,16 @@ pub fn train<B: AutodiffBackend>(a: &TrainArgs, device: &B::Device) -> Result<Mo
             card.trained_steps = step;
             save_checkpoint(out, &model, &ema, &optim, &TrainState { step, card: card.clone() })?;
         }
+        if out_of_time {
+            break;
+        }
     }
     pb.finish_and_clear();
+    if let Some(code) = a.exit_code_after_checkpoint {
+        if step < card.train.steps && step > start {
+            return Err(CheckpointExit { code, step }.into());
+        }
+    }
     card.trained_steps = step;
     model_dir::save(out, &card, &weights_to_bytes(ema, Precision::Full)?)?;
     write_atomic(&out.join("train_config.json"), serde_json::to_string_pretty(&p)?.as_bytes())?;
@@ -293,11 +331,20 @@ fn val_loss<B: burn::tensor::backend::Backend>(ema: &ScoreNet<B>, card: &ModelCa
     Some(total / batches.len() as f64)
 }
 
-/// Runs the command on the CPU backend.
+/// Runs the command on the selected device.
 pub fn run(a: TrainArgs) -> Result<()> {
     let t0 = Instant::now();
-    let device = burn::backend::ndarray::NdArrayDevice::Cpu;
-    let card = train::<crate::backend::CpuAutodiff>(&a, &device)?;
+    let resolved = crate::device::resolve(a.device)?;
+    let trained: Result<ModelCard> = (|| Ok(crate::on_device!(&resolved, |AD, I, device| { train::<AD>(&a, &device)? })))();
+    let card = match trained {
+        Err(e) if e.downcast_ref::<CheckpointExit>().is_some() => {
+            let c = *e.downcast_ref::<CheckpointExit>().unwrap();
+            eprintln!("{c} ({:.1} s)", t0.elapsed().as_secs_f64());
+            std::io::stdout().flush().ok();
+            std::process::exit(c.code as i32);
+        }
+        r => r?,
+    };
     eprintln!(
         "trained {} steps in {:.1} s; model saved in {}",
         card.trained_steps,
