@@ -30,16 +30,18 @@ type CuResult = c_int;
 
 /// Opens the first library of `names` that loads.
 fn open_any(names: &[&str]) -> Result<libloading::Library, String> {
-    let mut last = String::new();
+    let mut first = String::new();
     for n in names {
         // SAFETY: loading a system library runs its initialisers; the CUDA driver, NVRTC and the
         // Vulkan loader are designed to be loaded this way (as cudarc and wgpu do).
         match unsafe { libloading::Library::new(n) } {
             Ok(l) => return Ok(l),
-            Err(e) => last = e.to_string(),
+            // report why the first (preferred) name failed
+            Err(e) if first.is_empty() => first = e.to_string(),
+            Err(_) => {}
         }
     }
-    Err(last)
+    Err(first)
 }
 
 /// Asks the CUDA driver for its version and devices.
