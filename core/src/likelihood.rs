@@ -232,8 +232,8 @@ pub fn log_density<A: AutodiffBackend>(
         Tensor::cat(vec![value.expect("at least one probe"), div.expect("at least one probe").unsqueeze_dim(1)], 1)
     };
     let y0 = Tensor::cat(vec![(x0 * mask3).reshape([b, m]), Tensor::zeros([b, 1], &device)], 1);
-    let weights = Tensor::cat(vec![mask_flat, Tensor::ones([b, 1], &device)], 1);
-    let (y, stats) = dopri5(&mut rhs, y0, weights, opts.eps, sde.t_max(), &opts.ode, on_step);
+    let weights = Tensor::cat(vec![mask_flat, Tensor::zeros([b, 1], &device)], 1);
+    let (y, stats) = dopri5(&mut rhs, y0, weights, 1, opts.eps, sde.t_max(), &opts.ode, on_step);
     let yh: Vec<f32> = y.into_data().convert::<f32>().to_vec().expect("f32 state");
     (0..b)
         .map(|r| {

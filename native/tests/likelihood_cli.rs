@@ -67,14 +67,13 @@ fn likelihood_csv_is_consistent_batch_independent_and_separates_scaled_showers()
     let test = dir.path().join("test.h5");
     ok(&["simulate", "--geometry", "ds1-photons", "--events", "24", "--seed", "77", "--out", s(&test)]);
 
-    // batch of 8 vs one shower at a time. At the default rtol = atol = 1e-5 the two differ by up
-    // to ~1.3e-3 relative on some trained models (seen once in four runs: the step sequences of
-    // the two solves differ, and so does their integration error); 1e-6 keeps it well below 1e-3.
+    // batch of 8 vs one shower at a time, at rtol = atol = 1e-5 (the solver controls the
+    // divergence column on its own, so log p meets the tolerance whatever the step sequence)
     let a = dir.path().join("a.csv");
     let b = dir.path().join("b.csv");
-    let msg = ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&a), "--hutchinson", "2", "--hitcount", "--batch-size", "8", "--rtol", "1e-6", "--atol", "1e-6"]);
+    let msg = ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&a), "--hutchinson", "2", "--hitcount", "--batch-size", "8", "--rtol", "1e-5", "--atol", "1e-5"]);
     assert!(msg.contains("scored 24 showers"), "{msg}");
-    ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&b), "--hutchinson", "2", "--hitcount", "--batch-size", "1", "--rtol", "1e-6", "--atol", "1e-6"]);
+    ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&b), "--hutchinson", "2", "--hitcount", "--batch-size", "1", "--rtol", "1e-5", "--atol", "1e-5"]);
     let (ra, rb) = (read_csv(&a), read_csv(&b));
     assert_eq!(ra.len(), 24);
     assert_eq!(rb.len(), 24);
@@ -96,7 +95,7 @@ fn likelihood_csv_is_consistent_batch_independent_and_separates_scaled_showers()
     }
     // the same seed gives the same file
     let c = dir.path().join("c.csv");
-    ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&c), "--hutchinson", "2", "--hitcount", "--batch-size", "8", "--rtol", "1e-6", "--atol", "1e-6"]);
+    ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&c), "--hutchinson", "2", "--hitcount", "--batch-size", "8", "--rtol", "1e-5", "--atol", "1e-5"]);
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
 
     // showers with deposits scaled by 1.5 score lower on average

@@ -109,12 +109,16 @@ fn combine<B: Backend>(coef: &[f64], k: &[Tensor<B, 2>]) -> Tensor<B, 2> {
     acc.expect("non-zero coefficients")
 }
 
-/// Weighted RMS norm per row: `sqrt(sum_j w_j v_j^2 / sum_j w_j)`, read back to the host.
+/// Error norm per row, read back to the host in one read: the weighted RMS
+/// `sqrt(sum_j w_j v_j^2 / sum_j w_j)` over the first `m - own` entries, and the largest of it
+/// and `|v_j|` for each of the last `own` entries (each of those is controlled on its own).
 ///
 /// # Shapes
-/// - `v`, `w`: `[a, m]` -> `a` values
-fn row_norms<B: Backend>(v: Tensor<B, 2>, w: &Tensor<B, 2>, w_sum: &Tensor<B, 2>) -> Vec<f64> {
-    let r = (v.powi_scalar(2) * w.clone()).sum_dim(1).div(w_sum.clone()).sqrt();
+/// - `v`, `w`: `[a, m]`, `w_sum`: `[a, 1]` -> `a` values
+fn row_norms<B: Backend>(v: Tensor<B, 2>, w: &Tensor<B, 2>, w_sum: &Tensor<B, 2>, own: usize) -> Vec<f64> {
+    let [a, m] = v.dims();
+    let rms = (v.clone().powi_scalar(2) * w.clone()).sum_dim(1).div(w_sum.clone()).sqrt();
+    let r = if own == 0 { rms } else { Tensor::cat(vec![rms, v.slice([0..a, m - own..m]).abs()], 1).max_dim(1) };
     r.into_data().convert::<f32>().to_vec::<f32>().expect("f32 norms").into_iter().map(|x| x as f64).collect()
 }
 
@@ -126,8 +130,11 @@ fn keep_rows<B: Backend>(t: Tensor<B, 2>, keep: &[usize]) -> Tensor<B, 2> {
 }
 
 /// Integrates `dy/dt = f(y, t)` from `t0` to `t1` (either direction) with Dormand–Prince 5(4)
-/// and per-row step-size control. `weights` (1 real, 0 padding) selects the entries of each
-/// row that enter its error norm; every row needs at least one non-zero weight.
+/// and per-row step-size control. The last `own` columns of each row are controlled on their
+/// own (an accumulated integral such as the likelihood's divergence column must meet the
+/// tolerance itself, not only as one entry among thousands of an RMS); `weights` (1 real,
+/// 0 padding, 0 on the `own` columns) selects the other entries that enter the row's RMS error
+/// norm; every row needs at least one non-zero weight.
 /// `on_step` is called once per solver iteration with `t` the time of the least advanced row
 /// and `total = 0` (the step count is not known in advance).
 ///
@@ -137,6 +144,7 @@ pub fn dopri5<B: Backend>(
     f: &mut Rhs<'_, B>,
     y0: Tensor<B, 2>,
     weights: Tensor<B, 2>,
+    own: usize,
     t0: f64,
     t1: f64,
     opts: &AdaptiveOptions,
@@ -170,13 +178,13 @@ pub fn dopri5<B: Backend>(
     // first slope and Hairer's initial step size per row
     let mut k1 = f(y.clone(), &t, &rows);
     let sc = scale(&y);
-    let d0 = row_norms(y.clone().div(sc.clone()), &w, &w_sum);
-    let d1 = row_norms(k1.clone().div(sc.clone()), &w, &w_sum);
+    let d0 = row_norms(y.clone().div(sc.clone()), &w, &w_sum, own);
+    let d1 = row_norms(k1.clone().div(sc.clone()), &w, &w_sum, own);
     let h0: Vec<f64> = d0.iter().zip(&d1).map(|(&a, &b)| if a < 1e-5 || b < 1e-5 { 1e-6 } else { 0.01 * a / b }).map(|h| h.clamp(h_min, h_max)).collect();
     let y1 = y.clone() + k1.clone().mul(column::<B>(&h0, &device).mul_scalar(dir));
     let t_probe: Vec<f64> = t.iter().zip(&h0).map(|(&ti, &h)| ti + dir * h).collect();
     let k_probe = f(y1, &t_probe, &rows);
-    let d2: Vec<f64> = row_norms((k_probe - k1.clone()).div(sc), &w, &w_sum).iter().zip(&h0).map(|(&d, &h)| d / h).collect();
+    let d2: Vec<f64> = row_norms((k_probe - k1.clone()).div(sc), &w, &w_sum, own).iter().zip(&h0).map(|(&d, &h)| d / h).collect();
     let mut h: Vec<f64> = (0..batch)
         .map(|r| {
             let m = d1[r].max(d2[r]);
@@ -206,7 +214,7 @@ pub fn dopri5<B: Backend>(
                 // ys is the 5th-order solution, k[6] its slope
                 let err = combine(&E, &k).mul(dt.clone());
                 let sc = y.clone().abs().max_pair(ys.clone().abs()).mul_scalar(opts.rtol).add_scalar(opts.atol);
-                let norms = row_norms(err.div(sc), &w, &w_sum);
+                let norms = row_norms(err.div(sc), &w, &w_sum, own);
                 for &r in &rows {
                     stats.nfe[r] += 6;
                 }
