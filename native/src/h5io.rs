@@ -259,26 +259,6 @@ pub fn check_chunk(start: usize, energies: &[f64], showers: &mut [f32], n_voxels
     Ok(rep)
 }
 
-/// Reads a whole file into memory, validating values (see [`check_chunk`]); rejects bad voxel
-/// values unless `clip`.
-pub fn read_all(path: &Path, geometry: Option<GeometryKind>, clip: bool) -> Result<(GeometryKind, Vec<f64>, Vec<f32>)> {
-    let f = ShowerFile::open(path, geometry)?;
-    let mut energies = Vec::with_capacity(f.n);
-    let mut showers = Vec::with_capacity(f.n * f.n_voxels);
-    let mut rep = ValueReport::default();
-    f.for_each_chunk(f.chunk_rows(), |start, e, v| {
-        let r = check_chunk(start, e, v, f.n_voxels, clip).with_context(|| path.display().to_string())?;
-        rep.merge(&r);
-        energies.extend_from_slice(e);
-        showers.extend_from_slice(v);
-        Ok(())
-    })?;
-    if rep.total() > 0 && !clip {
-        bail!("{}: {}; pass --clip to set them to 0", path.display(), rep.describe());
-    }
-    Ok((f.geometry, energies, showers))
-}
-
 /// Writes a CaloChallenge file atomically: rows are appended, the temporary file is renamed
 /// onto the target by [`ShowerWriter::finish`], and removed if the writer is dropped unfinished.
 pub struct ShowerWriter {
@@ -341,11 +321,6 @@ impl ShowerWriter {
         Ok(())
     }
 
-    /// Number of showers written so far.
-    pub fn written(&self) -> usize {
-        self.written
-    }
-
     /// Closes the file and renames it onto the target. Errors if not all rows were written.
     pub fn finish(mut self) -> Result<PathBuf> {
         if self.written != self.n {
@@ -372,6 +347,7 @@ impl Drop for ShowerWriter {
 }
 
 /// Writes a whole in-memory data set to `path` atomically.
+#[cfg(test)]
 pub fn write_all(path: &Path, energies: &[f64], showers: &[f32], n_voxels: usize) -> Result<()> {
     let mut w = ShowerWriter::create(path, energies.len(), n_voxels)?;
     w.write(energies, showers)?;

@@ -1,6 +1,5 @@
 //! `tdsm`: score-based generative model for calorimeter showers — command-line tool.
 
-mod backend;
 mod cli;
 mod cmd;
 mod device;

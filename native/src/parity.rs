@@ -143,12 +143,18 @@ mod tests {
     }
 
     /// wgpu (in CI: Mesa's lavapipe software Vulkan driver) agrees with the CPU within 1e-4.
+    /// Without an adapter the test fails when `TDSM_TEST_WGPU=1` (as `.ci/run` sets, after
+    /// installing lavapipe) and otherwise says why it checked nothing.
     #[cfg(feature = "wgpu")]
     #[test]
     fn parity_wgpu_matches_the_cpu() {
         let dev = match crate::device::resolve(crate::device::DeviceSpec::Wgpu(None)) {
             Ok(crate::device::Resolved::Wgpu { device, .. }) => device,
-            other => panic!("no wgpu adapter for the parity test: {other:?} (install mesa-vulkan-drivers)"),
+            other if std::env::var("TDSM_TEST_WGPU").as_deref() == Ok("1") => panic!("no wgpu adapter for the parity test: {other:?} (install mesa-vulkan-drivers libvulkan1)"),
+            other => {
+                eprintln!("wgpu parity not checked: no adapter ({other:?}); set TDSM_TEST_WGPU=1 to make this a failure");
+                return;
+            }
         };
         let r = compare::<burn::backend::Wgpu<f32, i32>>(&dev).unwrap();
         eprintln!("wgpu parity: {r:?}");

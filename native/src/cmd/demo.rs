@@ -2,7 +2,7 @@
 //! train a small model on the CPU, generate showers for held-out incident energies, compare
 //! them with simulated reference showers (plots, separation powers, a summary table).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -202,9 +202,4 @@ pub fn run(a: DemoArgs) -> Result<()> {
     println!("\n{md}");
     println!("plots in {}, summary in {}", plots.display(), out.join("summary.md").display());
     Ok(())
-}
-
-/// Default output directory of the demo.
-pub fn default_out() -> PathBuf {
-    PathBuf::from("demo-out")
 }

@@ -1,7 +1,7 @@
 //! `tdsm train`: denoising score matching on a CaloChallenge file.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -335,6 +335,7 @@ fn val_loss<B: burn::tensor::backend::Backend>(ema: &ScoreNet<B>, card: &ModelCa
 pub fn run(a: TrainArgs) -> Result<()> {
     let t0 = Instant::now();
     let resolved = crate::device::resolve(a.device)?;
+    eprintln!("device: {}", resolved.label());
     let trained: Result<ModelCard> = (|| Ok(crate::on_device!(&resolved, |AD, I, device| { train::<AD>(&a, &device)? })))();
     let card = match trained {
         Err(e) if e.downcast_ref::<CheckpointExit>().is_some() => {
@@ -352,9 +353,4 @@ pub fn run(a: TrainArgs) -> Result<()> {
         a.out.display()
     );
     Ok(())
-}
-
-/// The default output directory name for a data file.
-pub fn default_out(data: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.model", data.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default()))
 }
