@@ -126,6 +126,19 @@ impl HostBatch {
         Self { batch: b, n_points, x, mask, cond, n_real }
     }
 
+    /// The showers `rows` of this batch, with the same padding.
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> Self {
+        let (n, r) = (self.n_points, rows.clone());
+        Self {
+            batch: r.len(),
+            n_points: n,
+            x: self.x[r.start * n * 4..r.end * n * 4].to_vec(),
+            mask: self.mask[r.start * n..r.end * n].to_vec(),
+            cond: self.cond[rows.clone()].to_vec(),
+            n_real: self.n_real[rows].to_vec(),
+        }
+    }
+
     /// Fraction of padded entries.
     pub fn padding_fraction(&self) -> f64 {
         1.0 - self.n_real.iter().sum::<usize>() as f64 / (self.batch * self.n_points).max(1) as f64

@@ -2,7 +2,7 @@
 //! step. Backend-agnostic; the CLI adds data loading, checkpoints and logging.
 
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
-use burn::optim::{GradientsParams, Optimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -166,6 +166,76 @@ pub fn train_step<B: AutodiffBackend, O: Optimizer<ScoreNet<B>, B>>(
     (model, loss.inner())
 }
 
+/// Splits `batch` rows into at most `k` contiguous, non-empty shards whose sizes differ by at
+/// most one (the first ones take the remainder).
+pub fn shard_rows(batch: usize, k: usize) -> Vec<std::ops::Range<usize>> {
+    let k = k.clamp(1, batch.max(1));
+    let (base, extra) = (batch / k, batch % k);
+    let mut start = 0;
+    (0..k)
+        .map(|i| {
+            let len = base + usize::from(i < extra);
+            let r = start..start + len;
+            start += len;
+            r
+        })
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// One data-parallel optimisation step on several devices of one backend: the batch (and its
+/// host-drawn times and noise) is split into contiguous shards, one per device; each device
+/// runs the forward and backward pass of its shard on a copy of the model, with its loss weighted by its share of the batch's non-empty showers, so the summed gradients
+/// are those of the whole batch. The gradients are summed on `devices[0]`, which holds the model
+/// and the optimiser state. With one device this is [`train_step`]. The loss curve equals the
+/// single-device one up to float rounding without dropout, and within noise with it (dropout
+/// masks are drawn per device, from `(seed, step, shard)`, so runs stay reproducible).
+pub fn train_step_parallel<B: AutodiffBackend, O: Optimizer<ScoreNet<B>, B>>(
+    model: ScoreNet<B>,
+    optim: &mut O,
+    hb: &HostBatch,
+    cfg: &TrainConfig,
+    step: usize,
+    devices: &[B::Device],
+) -> (ScoreNet<B>, Tensor<B::InnerBackend, 1>) {
+    let main = &devices[0];
+    let shards = shard_rows(hb.batch, devices.len());
+    if shards.len() <= 1 {
+        return train_step(model, optim, hb, cfg, step, main);
+    }
+    let (t, z) = step_randomness(cfg.seed, step, hb, cfg.eps);
+    let per_row = hb.n_points * 4;
+    let has = |n: &[usize]| n.iter().filter(|&&k| k > 0).count();
+    let has_total = has(&hb.n_real).max(1) as f64;
+    // The host loop launches each device's work in turn; GPU backends run it asynchronously,
+    // so the devices compute concurrently while the order of random draws (dropout) stays fixed.
+    let parts: Vec<(GradientsParams, Tensor<B::InnerBackend, 1>)> = shards
+        .iter()
+        .zip(devices)
+        .enumerate()
+        .map(|(i, (r, dev))| {
+            B::seed(dev, Stream::sub(cfg.seed, step as u64, Purpose::Train, 3 + i as u64).next_u64());
+            let m = model.clone().fork(dev);
+            let sub = hb.rows(r.clone());
+            let w = has(&sub.n_real) as f64 / has_total;
+            let loss = batch_loss(&m, &m.sde.clone(), &sub, &t[r.clone()], &z[r.start * per_row..r.end * per_row], dev).mul_scalar(w);
+            let grads = GradientsParams::from_grads(loss.backward(), &m).to_device(main, &m);
+            (grads, loss.inner().to_device(main))
+        })
+        .collect();
+    let mut acc = GradientsAccumulator::<ScoreNet<B>>::new();
+    let mut loss: Option<Tensor<B::InnerBackend, 1>> = None;
+    for (g, l) in parts {
+        acc.accumulate(&model, g);
+        loss = Some(match loss {
+            None => l,
+            Some(a) => a + l,
+        });
+    }
+    let model = optim.step(cfg.lr_at(step), model, acc.grads());
+    (model, loss.expect("at least one shard"))
+}
+
 /// Collects float parameters (flattened) in visiting order.
 struct Collect<B: Backend>(Vec<Tensor<B, 1>>);
 
@@ -235,5 +305,60 @@ mod tests {
         let cls: Vec<f32> = ema.cls.val().into_data().to_vec().unwrap();
         assert!(cls.iter().all(|v| (*v - 1.0).abs() < 1e-6));
     }
-}
 
+    #[test]
+    fn shards_cover_the_batch_in_order() {
+        assert_eq!(shard_rows(10, 3), vec![0..4, 4..7, 7..10]);
+        assert_eq!(shard_rows(2, 4), vec![0..1, 1..2]);
+        assert_eq!(shard_rows(5, 1), vec![0..5]);
+        assert!(shard_rows(0, 2).is_empty());
+    }
+
+    /// A batch of 5 showers with 3, 1, 0, 2 and 3 real points.
+    fn batch() -> HostBatch {
+        let n_real = vec![3usize, 1, 0, 2, 3];
+        let n = 3;
+        let mut x = vec![0f32; 5 * n * 4];
+        let mut mask = vec![0f32; 5 * n];
+        let mut rng = Stream::new(5, 0, Purpose::Evaluate);
+        for (r, &k) in n_real.iter().enumerate() {
+            for j in 0..k {
+                mask[r * n + j] = 1.0;
+                for c in 0..4 {
+                    x[(r * n + j) * 4 + c] = rng.normal() as f32;
+                }
+            }
+        }
+        HostBatch { batch: 5, n_points: n, x, mask, cond: vec![0.1, 0.3, 0.5, 0.7, 0.9], n_real }
+    }
+
+    #[test]
+    fn data_parallel_step_equals_the_single_device_step() {
+        use burn::optim::AdamWConfig;
+        let dev = Default::default();
+        let net = crate::model::ScoreNetConfig { embed_dim: 8, hidden_dim: 16, n_layers: 1, n_heads: 2, dropout: 0.0, block: Default::default(), fourier_scale: 30.0 };
+        let cfg = TrainConfig { lr: 1e-2, warmup_steps: 1, seed: 3, ..Default::default() };
+        let hb = batch();
+        <AB as Backend>::seed(&dev, 1);
+        let start = ScoreNet::<AB>::new(&net, SdeConfig::default(), &dev).unwrap();
+        let params = |m: &ScoreNet<AB>| {
+            let mut c = Collect::<NdArray<f32>>(Vec::new());
+            m.valid().visit(&mut c);
+            c.0.into_iter().flat_map(|t| t.into_data().to_vec::<f32>().unwrap()).collect::<Vec<f32>>()
+        };
+        let (mut one, mut two) = (start.clone(), start.clone());
+        let (mut o1, mut o2) = (AdamWConfig::new().init::<AB, ScoreNet<AB>>(), AdamWConfig::new().init::<AB, ScoreNet<AB>>());
+        for step in 0..3 {
+            let (m1, l1) = train_step(one, &mut o1, &hb, &cfg, step, &dev);
+            let (m2, l2) = train_step_parallel(two, &mut o2, &hb, &cfg, step, &[dev, dev, dev]);
+            let (l1, l2): (f32, f32) = (l1.into_scalar(), l2.into_scalar());
+            assert!((l1 - l2).abs() < 1e-5 * l1.abs(), "step {step}: loss {l1} vs {l2}");
+            (one, two) = (m1, m2);
+        }
+        let (p0, p1, p2) = (params(&start), params(&one), params(&two));
+        let moved = p0.iter().zip(&p1).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let diff = p1.iter().zip(&p2).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(moved > 1e-3, "the steps moved the weights by {moved}");
+        assert!(diff < 1e-5, "weights differ by {diff}");
+    }
+}

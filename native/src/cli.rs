@@ -102,8 +102,12 @@ pub struct InspectArgs {
 #[derive(Debug, Args, Clone)]
 pub struct TrainArgs {
     /// Device: cpu, wgpu[:N], cuda[:N] or auto (CUDA, then wgpu, then the CPU).
-    #[arg(long, value_parser = parse_device, default_value = "cpu")]
+    #[arg(long, value_parser = parse_device, default_value = "cpu", conflicts_with = "devices")]
     pub device: crate::device::DeviceSpec,
+    /// Data-parallel training on several devices of one kind, e.g. `cuda:0,cuda:1`: each step's
+    /// batch is split across them and the gradients are summed on the first.
+    #[arg(long, value_parser = parse_device, value_delimiter = ',', num_args = 1..)]
+    pub devices: Option<Vec<crate::device::DeviceSpec>>,
 
     /// Training data (CaloChallenge HDF5).
     #[arg(long)]
@@ -174,6 +178,28 @@ pub enum SamplerName {
     OdeAdaptive,
 }
 
+/// Floating-point precision of the network and the sampler on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionName {
+    /// 32-bit floats (every device).
+    F32,
+    /// IEEE half precision (CUDA; wgpu adapters with shader-f16).
+    F16,
+    /// bfloat16 (CUDA devices of compute capability 8.0 or newer).
+    Bf16,
+}
+
+impl PrecisionName {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Bf16 => "bf16",
+        }
+    }
+}
+
 /// Arguments of `tdsm sample`.
 #[derive(Debug, Args, Clone)]
 pub struct SampleArgs {
@@ -223,6 +249,10 @@ pub struct SampleArgs {
     /// Do not set each shower's total energy from the model's response model (raw point energies).
     #[arg(long)]
     pub no_calibration: bool,
+    /// Compute precision on the device: f32, or f16 / bf16 on GPUs that support them (half the
+    /// memory per batch; the weights are converted when loaded).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: PrecisionName,
     /// Generate only shard i of N (0-based): a contiguous slice of the run's shower indices;
     /// writes a sidecar FILE.json for `tdsm merge`.
     #[arg(long)]

@@ -68,6 +68,8 @@ pub enum Resolved {
         device: burn::backend::wgpu::WgpuDevice,
         /// Adapter name and type.
         name: String,
+        /// Whether the adapter runs f16 shaders.
+        shader_f16: bool,
     },
     /// A CUDA device.
     #[cfg(feature = "cuda")]
@@ -76,6 +78,8 @@ pub enum Resolved {
         index: usize,
         /// Device name and compute capability.
         name: String,
+        /// Compute capability (major, minor).
+        capability: (i32, i32),
     },
 }
 
@@ -87,7 +91,18 @@ impl Resolved {
             #[cfg(feature = "wgpu")]
             Self::Wgpu { name, .. } => format!("wgpu ({name})"),
             #[cfg(feature = "cuda")]
-            Self::Cuda { index, name } => format!("cuda:{index} ({name})"),
+            Self::Cuda { index, name, .. } => format!("cuda:{index} ({name})"),
+        }
+    }
+
+    /// The backend: `cpu`, `wgpu` or `cuda`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu { .. } => "wgpu",
+            #[cfg(feature = "cuda")]
+            Self::Cuda { .. } => "cuda",
         }
     }
 
@@ -101,6 +116,105 @@ impl Resolved {
             Self::Cuda { index, .. } => crate::probe::cuda().ok().and_then(|c| c.devices.get(*index).map(|d| d.total_memory)),
         }
     }
+}
+
+/// Why `resolved` cannot compute in `precision`, if it cannot.
+pub fn check_precision(resolved: &Resolved, precision: crate::cli::PrecisionName) -> Result<()> {
+    use crate::cli::PrecisionName as P;
+    match (resolved, precision) {
+        (_, P::F32) => Ok(()),
+        (Resolved::Cpu, p) => bail!("--precision {} needs a GPU (--device cuda or wgpu): the CPU backend computes in f32", p.name()),
+        #[cfg(feature = "wgpu")]
+        (Resolved::Wgpu { shader_f16: true, .. }, P::F16) => Ok(()),
+        #[cfg(feature = "wgpu")]
+        (Resolved::Wgpu { name, .. }, P::F16) => bail!("--precision f16: the wgpu adapter {name} has no shader-f16 support (use f32)"),
+        #[cfg(feature = "wgpu")]
+        (Resolved::Wgpu { .. }, P::Bf16) => bail!("--precision bf16 is not available on wgpu (WGSL has no bf16); use f16 or --device cuda"),
+        #[cfg(feature = "cuda")]
+        (Resolved::Cuda { .. }, P::F16) => Ok(()),
+        #[cfg(feature = "cuda")]
+        (Resolved::Cuda { capability, .. }, P::Bf16) if capability.0 >= 8 => Ok(()),
+        #[cfg(feature = "cuda")]
+        (Resolved::Cuda { name, .. }, P::Bf16) => bail!("--precision bf16 needs compute capability 8.0 or newer ({name}); use f16"),
+    }
+}
+
+/// Runs `$body` with `$AD` bound to the autodiff backend type of a list of resolved devices of
+/// one kind and `$devs` to their handles (a `Vec`); a mixed list is an error.
+#[macro_export]
+macro_rules! on_devices {
+    ($resolved:expr, |$AD:ident, $devs:ident| $body:block) => {{
+        let list: &[$crate::device::Resolved] = $resolved;
+        let kinds: Vec<&'static str> = list.iter().map(|r| r.kind()).collect();
+        if kinds.iter().any(|k| *k != kinds[0]) {
+            anyhow::bail!("--devices must all be of one kind (e.g. cuda:0,cuda:1), got {}", kinds.join(", "));
+        }
+        match &list[0] {
+            $crate::device::Resolved::Cpu => {
+                type $AD = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
+                let $devs = vec![burn::backend::ndarray::NdArrayDevice::Cpu; list.len()];
+                $body
+            }
+            #[cfg(feature = "wgpu")]
+            $crate::device::Resolved::Wgpu { .. } => {
+                type $AD = burn::backend::Autodiff<burn::backend::Wgpu<f32, i32>>;
+                let $devs: Vec<burn::backend::wgpu::WgpuDevice> = list
+                    .iter()
+                    .filter_map(|r| match r {
+                        $crate::device::Resolved::Wgpu { device, .. } => Some(device.clone()),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    })
+                    .collect();
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            $crate::device::Resolved::Cuda { .. } => {
+                type $AD = burn::backend::Autodiff<burn::backend::Cuda<f32, i32>>;
+                let $devs: Vec<burn::backend::cuda::CudaDevice> = list
+                    .iter()
+                    .filter_map(|r| match r {
+                        $crate::device::Resolved::Cuda { index, .. } => Some(burn::backend::cuda::CudaDevice::new(*index)),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    })
+                    .collect();
+                $body
+            }
+        }
+    }};
+}
+
+/// Runs `$body` with `$B` bound to the inference backend type of the resolved device in the
+/// given precision (checked by [`check_precision`]) and `$dev` to the device handle.
+#[macro_export]
+macro_rules! on_device_in {
+    ($resolved:expr, $precision:expr, |$B:ident, $dev:ident| $body:block) => {{
+        use $crate::cli::PrecisionName as P;
+        $crate::device::check_precision($resolved, $precision)?;
+        match ($resolved, $precision) {
+            (r, P::F32) => $crate::on_device!(r, |AD, $B, $dev| $body),
+            #[cfg(feature = "wgpu")]
+            ($crate::device::Resolved::Wgpu { device, .. }, P::F16) => {
+                type $B = burn::backend::Wgpu<burn::tensor::f16, i32>;
+                let $dev = device.clone();
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            ($crate::device::Resolved::Cuda { index, .. }, P::F16) => {
+                type $B = burn::backend::Cuda<burn::tensor::f16, i32>;
+                let $dev = burn::backend::cuda::CudaDevice::new(*index);
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            ($crate::device::Resolved::Cuda { index, .. }, P::Bf16) => {
+                type $B = burn::backend::Cuda<burn::tensor::bf16, i32>;
+                let $dev = burn::backend::cuda::CudaDevice::new(*index);
+                $body
+            }
+            (_, p) => anyhow::bail!("--precision {} is not available on this device", p.name()),
+        }
+    }};
 }
 
 /// Why `spec` cannot be used, or the usable device.
@@ -139,7 +253,7 @@ fn resolve_cuda(index: usize) -> Result<Resolved> {
     if let Err(e) = crate::probe::nvrtc() {
         bail!("cuda unusable: {e}");
     }
-    Ok(Resolved::Cuda { index, name: format!("{}, compute capability {}.{}", d.name, d.compute_capability.0, d.compute_capability.1) })
+    Ok(Resolved::Cuda { index, name: format!("{}, compute capability {}.{}", d.name, d.compute_capability.0, d.compute_capability.1), capability: d.compute_capability })
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -164,7 +278,7 @@ fn resolve_wgpu(index: Option<usize>) -> Result<Resolved> {
         "cpu" => WgpuDevice::Cpu,
         _ => WgpuDevice::DefaultDevice,
     };
-    Ok(Resolved::Wgpu { device, name: format!("{}, {}", a.name, a.kind) })
+    Ok(Resolved::Wgpu { device, name: format!("{}, {}", a.name, a.kind), shader_f16: a.shader_f16 })
 }
 
 #[cfg(not(feature = "wgpu"))]

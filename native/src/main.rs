@@ -26,6 +26,13 @@ fn clap_error_line(e: &clap::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    // The Vulkan loader's Wayland surface support prints "error: XDG_RUNTIME_DIR is invalid or
+    // not set" on every wgpu probe in batch jobs and containers, which have no such directory;
+    // pointing it at the temp dir (set before any thread starts) keeps stderr to our messages.
+    #[cfg(feature = "wgpu")]
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
     let args = match cli::Cli::try_parse() {
         Ok(a) => a,
         // --help, --version, and a bare `tdsm` (which prints the help).

@@ -143,6 +143,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         force: true,
         clip: false,
         device: a.device,
+        devices: None,
     };
     super::train::run(targs)?;
     seconds.push(("train".to_string(), t.elapsed().as_secs_f64()));

@@ -256,7 +256,7 @@ pub fn run(a: SampleArgs) -> Result<()> {
     if range.is_empty() {
         bail!("shard {} is empty: the run has only {total} showers", a.shard.map(|s| format!("{}/{}", s.index, s.count)).unwrap_or_default());
     }
-    let st = crate::on_device!(&resolved, |AD, I, device| {
+    let st = crate::on_device_in!(&resolved, a.precision, |I, device| {
         let (_, model) = crate::model_dir::load::<I>(&a.model, &device)?;
         generate_to_file(&model, &card, &settings, &energies[range.clone()], range.start as u64, batching, &a.out, &device)?
     });

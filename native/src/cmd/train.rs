@@ -17,7 +17,7 @@ use tdsm_core::dataset::{epoch_batches, sorted_batches, HostBatch, PointDataset}
 use tdsm_core::hitcount::HitCountModel;
 use tdsm_core::model::ScoreNet;
 use tdsm_core::preset::{preset, Preset, PRESETS};
-use tdsm_core::train::{batch_loss, ema_update, step_randomness, train_step};
+use tdsm_core::train::{batch_loss, ema_update, step_randomness, train_step_parallel};
 use tdsm_core::transform::Transform;
 use tdsm_core::GeometryKind;
 
@@ -168,8 +168,9 @@ impl std::error::Error for CheckpointExit {}
 /// With `--max-seconds S` it stops at the first step boundary after S seconds, writing a
 /// checkpoint; with `--exit-code-after-checkpoint CODE`, a stop before the end of the schedule
 /// that made progress returns [`CheckpointExit`] (and writes no final model) instead of the card.
-pub fn train<B: AutodiffBackend>(a: &TrainArgs, device: &B::Device) -> Result<ModelCard> {
+pub fn train<B: AutodiffBackend>(a: &TrainArgs, devices: &[B::Device]) -> Result<ModelCard> {
     let t_process = Instant::now();
+    let device = &devices[0];
     if let Some(s) = a.max_seconds {
         if !(s.is_finite() && s >= 0.0) {
             bail!("--max-seconds must be a number of seconds >= 0, got {s}");
@@ -264,7 +265,7 @@ pub fn train<B: AutodiffBackend>(a: &TrainArgs, device: &B::Device) -> Result<Mo
         }
         let idx = &epoch_cache.as_ref().unwrap().1[step % per_epoch];
         let hb = HostBatch::collate(&train_ds, idx, &card.transform);
-        let (m, loss) = train_step(model, &mut optim, &hb, &cfg, step, device);
+        let (m, loss) = train_step_parallel(model, &mut optim, &hb, &cfg, step, devices);
         model = m;
         ema = ema_update(ema, &model, cfg.ema_decay_at(step));
         loss_acc = Some(match loss_acc {
@@ -334,9 +335,14 @@ fn val_loss<B: burn::tensor::backend::Backend>(ema: &ScoreNet<B>, card: &ModelCa
 /// Runs the command on the selected device.
 pub fn run(a: TrainArgs) -> Result<()> {
     let t0 = Instant::now();
-    let resolved = crate::device::resolve(a.device)?;
-    eprintln!("device: {}", resolved.label());
-    let trained: Result<ModelCard> = (|| Ok(crate::on_device!(&resolved, |AD, I, device| { train::<AD>(&a, &device)? })))();
+    let specs = a.devices.clone().unwrap_or_else(|| vec![a.device]);
+    let resolved = specs.iter().map(|&s| crate::device::resolve(s)).collect::<Result<Vec<_>>>()?;
+    if resolved.iter().any(|r| r.kind() != resolved[0].kind()) {
+        bail!("--devices must all be of one kind (e.g. cuda:0,cuda:1), got {}", resolved.iter().map(|r| r.kind()).collect::<Vec<_>>().join(", "));
+    }
+    let labels: Vec<String> = resolved.iter().map(|r| r.label()).collect();
+    eprintln!("device{}: {}", if labels.len() > 1 { "s" } else { "" }, labels.join(", "));
+    let trained: Result<ModelCard> = (|| Ok(crate::on_devices!(&resolved, |AD, devices| { train::<AD>(&a, &devices)? })))();
     let card = match trained {
         Err(e) if e.downcast_ref::<CheckpointExit>().is_some() => {
             let c = *e.downcast_ref::<CheckpointExit>().unwrap();
