@@ -74,6 +74,32 @@ pub struct AdaptiveStats {
 /// `rows` their indices in the original batch.
 pub type Rhs<'a, B> = dyn FnMut(Tensor<B, 2>, &[f64], &[usize]) -> Tensor<B, 2> + 'a;
 
+/// A scalar functional `L(y)` of a row whose error is controlled as well (goal-oriented error
+/// control): `goal(y, dy/dt, t, rows)` at a proposed new state returns the sensitivity
+/// `dL/dy` (`[a, m]`) and the size of `L` (`[a, 1]`); the step's error `err` must then meet
+/// `|dL/dy . err| <= rtol * size + atol`.
+pub type Goal<'a, B> = dyn Fn(&Tensor<B, 2>, &Tensor<B, 2>, &[f64], &[usize]) -> (Tensor<B, 2>, Tensor<B, 2>) + 'a;
+
+/// How a row's local error is measured.
+pub struct ErrorNorm<'a, B: Backend> {
+    /// `[batch, m]`: which entries enter the row's RMS norm (1 real, 0 padding; 0 on the
+    /// `own` columns); every row needs at least one non-zero weight.
+    pub weights: Tensor<B, 2>,
+    /// The last `own` columns of each row are controlled on their own (an accumulated integral
+    /// such as the likelihood's divergence column must meet the tolerance itself, not only as
+    /// one entry among thousands of an RMS).
+    pub own: usize,
+    /// An optional functional whose error is controlled too.
+    pub goal: Option<&'a Goal<'a, B>>,
+}
+
+impl<'a, B: Backend> ErrorNorm<'a, B> {
+    /// The plain weighted RMS over `weights`.
+    pub fn rms(weights: Tensor<B, 2>) -> Self {
+        Self { weights, own: 0, goal: None }
+    }
+}
+
 const C: [f64; 6] = [1.0 / 5.0, 3.0 / 10.0, 4.0 / 5.0, 8.0 / 9.0, 1.0, 1.0];
 const A: [&[f64]; 6] = [
     &[1.0 / 5.0],
@@ -113,12 +139,19 @@ fn combine<B: Backend>(coef: &[f64], k: &[Tensor<B, 2>]) -> Tensor<B, 2> {
 /// `sqrt(sum_j w_j v_j^2 / sum_j w_j)` over the first `m - own` entries, and the largest of it
 /// and `|v_j|` for each of the last `own` entries (each of those is controlled on its own).
 ///
+/// `extra` (`[a, 1]`), when given, is one more per-row norm that enters the maximum.
+///
 /// # Shapes
-/// - `v`, `w`: `[a, m]`, `w_sum`: `[a, 1]` -> `a` values
-fn row_norms<B: Backend>(v: Tensor<B, 2>, w: &Tensor<B, 2>, w_sum: &Tensor<B, 2>, own: usize) -> Vec<f64> {
+/// - `v`, `w`: `[a, m]`, `w_sum`: `[a, 1]`, `extra`: `[a, 1]` -> `a` values
+fn row_norms<B: Backend>(v: Tensor<B, 2>, w: &Tensor<B, 2>, w_sum: &Tensor<B, 2>, own: usize, extra: Option<Tensor<B, 2>>) -> Vec<f64> {
     let [a, m] = v.dims();
     let rms = (v.clone().powi_scalar(2) * w.clone()).sum_dim(1).div(w_sum.clone()).sqrt();
-    let r = if own == 0 { rms } else { Tensor::cat(vec![rms, v.slice([0..a, m - own..m]).abs()], 1).max_dim(1) };
+    let mut parts = vec![rms];
+    if own > 0 {
+        parts.push(v.slice([0..a, m - own..m]).abs());
+    }
+    parts.extend(extra);
+    let r = if parts.len() == 1 { parts.pop().expect("one part") } else { Tensor::cat(parts, 1).max_dim(1) };
     r.into_data().convert::<f32>().to_vec::<f32>().expect("f32 norms").into_iter().map(|x| x as f64).collect()
 }
 
@@ -130,11 +163,8 @@ fn keep_rows<B: Backend>(t: Tensor<B, 2>, keep: &[usize]) -> Tensor<B, 2> {
 }
 
 /// Integrates `dy/dt = f(y, t)` from `t0` to `t1` (either direction) with Dormand–Prince 5(4)
-/// and per-row step-size control. The last `own` columns of each row are controlled on their
-/// own (an accumulated integral such as the likelihood's divergence column must meet the
-/// tolerance itself, not only as one entry among thousands of an RMS); `weights` (1 real,
-/// 0 padding, 0 on the `own` columns) selects the other entries that enter the row's RMS error
-/// norm; every row needs at least one non-zero weight.
+/// and per-row step-size control, each row's local error measured by `norm` (see
+/// [`ErrorNorm`]): a step is accepted when that error is within the tolerances.
 /// `on_step` is called once per solver iteration with `t` the time of the least advanced row
 /// and `total = 0` (the step count is not known in advance).
 ///
@@ -143,8 +173,7 @@ fn keep_rows<B: Backend>(t: Tensor<B, 2>, keep: &[usize]) -> Tensor<B, 2> {
 pub fn dopri5<B: Backend>(
     f: &mut Rhs<'_, B>,
     y0: Tensor<B, 2>,
-    weights: Tensor<B, 2>,
-    own: usize,
+    norm: ErrorNorm<'_, B>,
     t0: f64,
     t1: f64,
     opts: &AdaptiveOptions,
@@ -170,7 +199,7 @@ pub fn dopri5<B: Backend>(
     let mut rows: Vec<usize> = (0..batch).collect();
     let mut t: Vec<f64> = vec![t0; batch];
     let mut y = y0;
-    let mut w = weights;
+    let ErrorNorm { weights: mut w, own, goal } = norm;
     let mut w_sum = w.clone().sum_dim(1);
     let mut done: Vec<Option<Tensor<B, 2>>> = vec![None; batch];
     let scale = |y: &Tensor<B, 2>| y.clone().abs().mul_scalar(opts.rtol).add_scalar(opts.atol);
@@ -178,13 +207,13 @@ pub fn dopri5<B: Backend>(
     // first slope and Hairer's initial step size per row
     let mut k1 = f(y.clone(), &t, &rows);
     let sc = scale(&y);
-    let d0 = row_norms(y.clone().div(sc.clone()), &w, &w_sum, own);
-    let d1 = row_norms(k1.clone().div(sc.clone()), &w, &w_sum, own);
+    let d0 = row_norms(y.clone().div(sc.clone()), &w, &w_sum, own, None);
+    let d1 = row_norms(k1.clone().div(sc.clone()), &w, &w_sum, own, None);
     let h0: Vec<f64> = d0.iter().zip(&d1).map(|(&a, &b)| if a < 1e-5 || b < 1e-5 { 1e-6 } else { 0.01 * a / b }).map(|h| h.clamp(h_min, h_max)).collect();
     let y1 = y.clone() + k1.clone().mul(column::<B>(&h0, &device).mul_scalar(dir));
     let t_probe: Vec<f64> = t.iter().zip(&h0).map(|(&ti, &h)| ti + dir * h).collect();
     let k_probe = f(y1, &t_probe, &rows);
-    let d2: Vec<f64> = row_norms((k_probe - k1.clone()).div(sc), &w, &w_sum, own).iter().zip(&h0).map(|(&d, &h)| d / h).collect();
+    let d2: Vec<f64> = row_norms((k_probe - k1.clone()).div(sc), &w, &w_sum, own, None).iter().zip(&h0).map(|(&d, &h)| d / h).collect();
     let mut h: Vec<f64> = (0..batch)
         .map(|r| {
             let m = d1[r].max(d2[r]);
@@ -214,7 +243,11 @@ pub fn dopri5<B: Backend>(
                 // ys is the 5th-order solution, k[6] its slope
                 let err = combine(&E, &k).mul(dt.clone());
                 let sc = y.clone().abs().max_pair(ys.clone().abs()).mul_scalar(opts.rtol).add_scalar(opts.atol);
-                let norms = row_norms(err.div(sc), &w, &w_sum, own);
+                let extra = goal.map(|g| {
+                    let (grad, size) = g(&ys, &k[6], &ts, &rows);
+                    (grad * err.clone()).sum_dim(1).abs().div(size.abs().mul_scalar(opts.rtol).add_scalar(opts.atol))
+                });
+                let norms = row_norms(err.div(sc), &w, &w_sum, own, extra);
                 for &r in &rows {
                     stats.nfe[r] += 6;
                 }

@@ -12,7 +12,7 @@ use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 pub use em::euler_maruyama;
-pub use adaptive::{dopri5, AdaptiveOptions, AdaptiveStats};
+pub use adaptive::{dopri5, AdaptiveOptions, AdaptiveStats, ErrorNorm, Goal};
 pub use ode::{probability_flow, OdeMethod};
 pub use ode_adaptive::{pf_drift_rows, probability_flow_adaptive, row_coefficients, RowScore};
 pub use pc::predictor_corrector;

@@ -2,7 +2,7 @@
 
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
-use super::adaptive::{dopri5, AdaptiveOptions, AdaptiveStats};
+use super::adaptive::{dopri5, AdaptiveOptions, AdaptiveStats, ErrorNorm};
 use super::{select_rows, Step};
 use crate::sde::{Sde, SdeConfig};
 
@@ -55,6 +55,6 @@ pub fn probability_flow_adaptive<B: Backend>(
         let x = y.reshape([a, n, d]);
         pf_drift_rows(score, sde, x, t, rows, select_rows(mask3.clone(), rows)).reshape([a, n * d])
     };
-    let (y, stats) = dopri5(&mut f, y0, weights, 0, sde.t_max(), eps, opts, on_step);
+    let (y, stats) = dopri5(&mut f, y0, ErrorNorm::rms(weights), sde.t_max(), eps, opts, on_step);
     (y.reshape([b, n, d]), stats)
 }
