@@ -67,17 +67,16 @@ fn likelihood_csv_is_consistent_batch_independent_and_separates_scaled_showers()
     let test = dir.path().join("test.h5");
     ok(&["simulate", "--geometry", "ds1-photons", "--events", "24", "--seed", "77", "--out", s(&test)]);
 
-    // batch of 8 vs one shower at a time. The solver decides each shower's steps from its own
-    // error (the divergence column checked on its own), but f32 noise in a batched forward pass
-    // can flip an accept/reject decision near the threshold, after which the two solves differ
-    // by their global integration error: at rtol = atol = 1e-5 that is 2.5e-4 to 5.5e-4 relative
-    // on these small trained models and now and then above 1e-3 (the bound); at 1e-7
-    // the two agree to 8e-6. 1e-6 keeps the check below 1e-3 reliably.
+    // batch of 8 vs one shower at a time, at the default tolerances (rtol = atol = 1e-5): each
+    // shower takes its own steps, its error measured on its own (the state's RMS, the divergence
+    // column, and the error of log p itself), so the two agree up to the solver's global error
+    // (f32 noise in a batched forward pass can flip an accept/reject decision); the issue's
+    // bound is 1e-3 relative.
     let a = dir.path().join("a.csv");
     let b = dir.path().join("b.csv");
-    let msg = ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&a), "--hutchinson", "2", "--hitcount", "--batch-size", "8", "--rtol", "1e-6", "--atol", "1e-6"]);
+    let msg = ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&a), "--hutchinson", "2", "--hitcount", "--batch-size", "8", "--rtol", "1e-5", "--atol", "1e-5"]);
     assert!(msg.contains("scored 24 showers"), "{msg}");
-    ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&b), "--hutchinson", "2", "--hitcount", "--batch-size", "1", "--rtol", "1e-6", "--atol", "1e-6"]);
+    ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&b), "--hutchinson", "2", "--hitcount", "--batch-size", "1", "--rtol", "1e-5", "--atol", "1e-5"]);
     let (ra, rb) = (read_csv(&a), read_csv(&b));
     assert_eq!(ra.len(), 24);
     assert_eq!(rb.len(), 24);
@@ -88,6 +87,7 @@ fn likelihood_csv_is_consistent_batch_independent_and_separates_scaled_showers()
         worst = worst.max((la - lb).abs() / la.abs());
         assert!((la - lb).abs() < 1e-3 * la.abs(), "shower {}: {la} (batch 8) vs {lb} (alone)", x["index"]);
         // columns agree with each other
+        assert!((f(x, "log_p_prior") + f(x, "delta") - la).abs() < 1e-9 * la.abs().max(1.0));
         let dims = f(x, "dims");
         assert_eq!(dims, 4.0 * f(x, "n_points"));
         assert!((f(x, "nll_nats_per_dim") + la / dims).abs() < 1e-9 * la.abs().max(1.0));
@@ -102,7 +102,7 @@ fn likelihood_csv_is_consistent_batch_independent_and_separates_scaled_showers()
     eprintln!("log p in a batch of 8 vs alone: largest relative difference {worst:.2e}");
     // the same seed gives the same file
     let c = dir.path().join("c.csv");
-    ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&c), "--hutchinson", "2", "--hitcount", "--batch-size", "8", "--rtol", "1e-6", "--atol", "1e-6"]);
+    ok(&["likelihood", "--model", s(&model), "--data", s(&test), "--out", s(&c), "--hutchinson", "2", "--hitcount", "--batch-size", "8", "--rtol", "1e-5", "--atol", "1e-5"]);
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
 
     // showers with deposits scaled by 1.5 score lower on average

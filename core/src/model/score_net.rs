@@ -80,6 +80,17 @@ impl<B: Backend> ScoreNet<B> {
         Ok(net)
     }
 
+    /// The largest step an adaptive ODE solver should take in `t`: the shortest period of the
+    /// time features (see [`GaussianFourier::shortest_period`]). Longer steps let the solver's
+    /// error estimate miss the network's oscillation in `t`. Measured on four small trained
+    /// models (Fourier scale 30, periods 0.016 to 0.032), log-likelihoods at rtol = atol = 1e-5:
+    /// without the limit a shower alone and in a batch of 8 differed by up to 4.9e-4 relative
+    /// (3.4e-4 from a 1e-8 reference), with it by up to 1.3e-4 (7e-5), for 10% fewer to 11% more
+    /// network evaluations; half the period gives 1e-5 for 25-75% more.
+    pub fn time_step_limit(&self) -> f64 {
+        self.fourier_t.shortest_period()
+    }
+
     /// The score at `x`.
     ///
     /// # Shapes

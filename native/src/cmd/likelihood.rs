@@ -22,7 +22,7 @@ use crate::h5io::load_points;
 use crate::progress;
 
 /// The CSV header.
-pub const HEADER: &str = "index,e_inc_mev,n_points,dims,log_p_model,nll_nats_per_dim,nll_bits_per_dim,log_jacobian,log_p_physical,log_p_hitcount,log_p_total,nfe,finished";
+pub const HEADER: &str = "index,e_inc_mev,n_points,dims,log_p_model,nll_nats_per_dim,nll_bits_per_dim,log_jacobian,log_p_physical,log_p_hitcount,log_p_total,nfe,finished,log_p_prior,delta";
 
 /// The divergence estimator selected on the command line.
 fn divergence(a: &LikelihoodArgs) -> Result<Divergence> {
@@ -79,6 +79,8 @@ pub fn run(a: LikelihoodArgs) -> Result<()> {
     let pb = progress::bar(ds.len() as u64, "likelihood");
     crate::on_device!(&resolved, |AD, I, device| {
         let model = load_model::<AD>(&card, &bytes, &device).with_context(|| wp.display().to_string())?;
+        // no step longer than the fastest time feature's period (see `ScoreNet::time_step_limit`)
+        let opts = LikelihoodOptions { ode: AdaptiveOptions { h_max: opts.ode.h_max.min(model.time_step_limit()), ..opts.ode }, ..opts };
         for batch in sorted_batches(&n_hits, a.batch_size) {
             let ld = score_batch::<AD>(&model, &card, &ds, &batch, &opts, &device);
             for (&i, r) in batch.iter().zip(ld) {
@@ -105,7 +107,7 @@ pub fn run(a: LikelihoodArgs) -> Result<()> {
         unfinished += usize::from(!r.finished);
         writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             ds.source_index[i],
             e,
             pts.len(),
@@ -118,7 +120,9 @@ pub fn run(a: LikelihoodArgs) -> Result<()> {
             hit,
             total,
             r.nfe,
-            r.finished
+            r.finished,
+            r.prior,
+            r.delta
         )?;
     }
     crate::model_dir::write_atomic(&a.out, csv.as_bytes())?;
