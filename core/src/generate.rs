@@ -138,7 +138,7 @@ pub fn sample_batch_with_stats<B: Backend>(
             let row_score = |x: Tensor<B, 3>, t: Tensor<B, 1>, rows: &[usize]| {
                 model.forward(x, select_rows(mask2.clone(), rows), t, select_rows(cond.clone(), rows))
             };
-            let opts = AdaptiveOptions { h_max: model.time_step_limit().min(1.0), ..AdaptiveOptions::with_tolerances(rtol, atol) };
+            let opts = AdaptiveOptions::with_tolerances(rtol, atol);
             let (x, st) = probability_flow_adaptive(&row_score, &card.sde, x_init, mask3, card.sample_eps, &opts, on_step);
             (x, Some(st))
         }
