@@ -63,7 +63,9 @@ pub enum Divergence {
 pub struct LikelihoodOptions {
     /// Divergence estimator.
     pub divergence: Divergence,
-    /// ODE tolerances and limits.
+    /// ODE tolerances and limits. With a `ScoreNet` as the score, cap `h_max` at its
+    /// `time_step_limit()` (as `tdsm likelihood` does): longer steps jump over the network's
+    /// oscillation in `t`, which the error estimate does not see.
     pub ode: AdaptiveOptions,
     /// Start time of the ODE (the data time; the model card's `sample_eps`).
     pub eps: f64,
@@ -248,6 +250,7 @@ pub fn log_density<A: AutodiffBackend>(
     // time t changes the final log p by `grad_x log p_t(x) . e_x + e_delta`, and `grad_x log p_t`
     // is the score, which the drift gives back: s = 2 (a(t) x - v) / g(t)^2.
     let dims_host: Vec<f64> = (0..b).map(|r| mask_flat_host[r * m..(r + 1) * m].iter().filter(|&&v| v != 0.0).count() as f64).collect();
+    let dims_col = Tensor::<A::InnerBackend, 2>::from_data(TensorData::new(dims_host.iter().map(|&d| d as f32).collect::<Vec<_>>(), [b, 1]), &device);
     let goal = |y: &Tensor<A::InnerBackend, 2>, k: &Tensor<A::InnerBackend, 2>, t: &[f64], rows: &[usize]| {
         let a = rows.len();
         let (coef, g2, _) = row_coefficients::<A::InnerBackend>(sde, t, &device);
@@ -256,9 +259,7 @@ pub fn log_density<A: AutodiffBackend>(
         let v = k.clone().slice([0..a, 0..m]);
         let s = (x * coef - v).mul_scalar(2.0).div(g2);
         let grad = Tensor::cat(vec![s, Tensor::ones([a, 1], &device)], 1);
-        let d: Vec<f32> = rows.iter().map(|&r| dims_host[r] as f32).collect();
-        let dims = Tensor::<A::InnerBackend, 2>::from_data(TensorData::new(d, [a, 1]), &device);
-        let size = (y.clone().slice([0..a, m..m + 1]).abs() + dims).mul_scalar(GOAL_SHARE);
+        let size = (y.clone().slice([0..a, m..m + 1]).abs() + select_rows(dims_col.clone(), rows)).mul_scalar(GOAL_SHARE);
         (grad, size)
     };
     let norm = ErrorNorm { weights, own: 1, goal: Some(&goal) };
